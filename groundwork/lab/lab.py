@@ -1,0 +1,159 @@
+"""`groundwork lab up|status|ssh|down`: the lab's life cycle."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from . import hosts, network
+from .image import ensure_image
+from .services import start_apt_cache, stop_service
+from .state import DEFAULT_SUBNET, LabHost, LabState, lab_dir
+from .system import LabError, ensure_lab_tools, require_root, run
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # the veth name gw-NAME must fit 15 chars
+GROUP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def parse_host_specs(specs: list[str], count: int | None) -> list[tuple[str, list[str]]]:
+    """`NAME` or `NAME:group,group`; `--hosts N` names them lab1..labN."""
+    if specs and count:
+        raise LabError("give host names or --hosts N, not both")
+    if not specs:
+        specs = [f"lab{i}" for i in range(1, (count or 1) + 1)]
+    parsed, seen = [], set()
+    for spec in specs:
+        name, _, groups = spec.partition(":")
+        if not NAME_RE.match(name):
+            raise LabError(f"host name {name!r}: expected a lowercase letter then up to 11 letters/digits")
+        if name in seen:
+            raise LabError(f"host name {name!r} given twice")
+        seen.add(name)
+        group_list = [g for g in groups.split(",") if g] if groups else []
+        for group in group_list:
+            if not GROUP_RE.match(group):
+                raise LabError(f"group {group!r} of {name}: expected lowercase letters, digits, _")
+        parsed.append((name, group_list))
+    return parsed
+
+
+def up(specs: list[str], count: int | None = None, subnet: str | None = None) -> LabState:
+    require_root()
+    wanted = parse_host_specs(specs, count)
+    ensure_lab_tools()
+    down(quiet=True)  # a crashed lab leaves state behind; start from nothing
+
+    subnet = subnet or os.environ.get("GROUNDWORK_LAB_SUBNET", DEFAULT_SUBNET)
+    network.check_subnet_is_free(subnet)
+    gateway, pool = network.plan_addresses(subnet)
+    if len(wanted) > len(pool):
+        raise LabError(f"lab subnet {subnet} has room for {len(pool)} hosts")
+    state = LabState(subnet=subnet, gateway=gateway, bridge=network.BRIDGE)
+    for (name, groups), address in zip(wanted, pool):
+        state.hosts[name] = LabHost(name=name, address=address, groups=groups)
+    state.save()
+
+    started = time.monotonic()
+    try:
+        image = ensure_image()
+        _ensure_ssh_key(state)
+        network.create_bridge(state.gateway, state.subnet)
+        start_apt_cache(state)
+        for host in state.hosts.values():
+            network.create_host_network(host.name, host.address, state.subnet)
+            root = hosts.prepare_tree(state, host, image)
+            _write_ssh_files(state)
+            hosts.boot(state, host, root)
+        for host in state.hosts.values():
+            hosts.wait_until_reachable(state, host)
+    except BaseException:
+        down(quiet=True)
+        raise
+    print(f"lab: {len(state.hosts)} host(s) up in {time.monotonic() - started:.0f}s", flush=True)
+    return state
+
+
+def down(quiet: bool = False) -> None:
+    """Stop what the lab recorded, then sweep what a crash may have left."""
+    require_root()
+    state = LabState.load()
+    names = set(network.stale_host_names())
+    if state:
+        for host in state.hosts.values():
+            hosts.stop(state, host)
+            names.add(host.name)
+        stop_service(state, "apt-cacher-ng", "apt-cacher-ng")
+        for name in list(state.services):
+            stop_service(state, name, name)
+    for name in sorted(names):
+        network.delete_host_network(name)
+    hosts_root = lab_dir() / "hosts"
+    if hosts_root.exists():
+        for tree in hosts_root.iterdir():
+            if state is None or not state.hosts.get(tree.name) or not state.hosts[tree.name].pid:
+                hosts.remove_tree(state or LabState("", "", ""), tree.name)
+    network.delete_bridge()
+    LabState.remove()
+    for name in ("ssh_config", "known_hosts"):
+        (lab_dir() / name).unlink(missing_ok=True)
+    if not quiet:
+        print("lab: down", flush=True)
+
+
+def status() -> dict:
+    state = LabState.load()
+    if state is None:
+        return {"running": False, "hosts": []}
+    return {
+        "running": True,
+        "subnet": state.subnet,
+        "gateway": state.gateway,
+        "ssh_config": str(state.ssh_config),
+        "hosts": [
+            {
+                "name": h.name,
+                "address": h.address,
+                "groups": h.groups,
+                "ssh_user": "root",
+                "ssh_port": 22,
+                "ssh_key": str(state.ssh_key),
+                "ssh_known_hosts_file": str(state.known_hosts),
+                "running": hosts.is_our_process(h.pid, "systemd-nspawn", f"--machine={h.name}"),
+            }
+            for h in state.hosts.values()
+        ],
+    }
+
+
+def ssh_argv(name: str, command: list[str]) -> list[str]:
+    state = LabState.load()
+    if state is None or name not in state.hosts:
+        known = ", ".join(state.hosts) if state else "none; run `groundwork lab up`"
+        raise LabError(f"no lab host named {name!r} (lab hosts: {known})")
+    tty = [] if command else ["-t"]
+    return ["ssh", "-F", str(state.ssh_config), *tty, name, *command]
+
+
+def _ensure_ssh_key(state: LabState) -> None:
+    if not state.ssh_key.exists():
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "groundwork-lab", "-f", state.ssh_key)
+
+
+def _write_ssh_files(state: LabState) -> None:
+    known, config = [], []
+    for host in state.hosts.values():
+        key_file = state.host_dir(host.name) / "rootfs/etc/ssh/ssh_host_ed25519_key.pub"
+        if key_file.exists():
+            known.append(f"{host.name},{host.address} {hosts.host_public_key(state, host.name)}\n")
+        config.append(
+            f"Host {host.name} {host.address}\n"
+            f"  HostName {host.address}\n"
+            "  User root\n  Port 22\n"
+            f"  IdentityFile {state.ssh_key}\n  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {state.known_hosts}\n"
+            "  StrictHostKeyChecking yes\n  HostKeyAlgorithms ssh-ed25519\n"
+            "  ConnectTimeout 10\n  LogLevel ERROR\n\n"
+        )
+    state.known_hosts.write_text("".join(known))
+    state.ssh_config.write_text("".join(config))
