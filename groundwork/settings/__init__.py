@@ -1,0 +1,27 @@
+"""Typed, validated per-component settings read from pyinfra host data."""
+
+from groundwork.settings.base import BaseSettings
+from groundwork.settings.schema import (
+    ComponentSettings,
+    SettingsError,
+    build,
+    describe,
+    redacted,
+    setting,
+    validate_host,
+)
+
+# Every component appends its settings class here, so validate_host knows all prefixes.
+COMPONENTS: list[type[ComponentSettings]] = [BaseSettings]
+
+__all__ = [
+    "COMPONENTS",
+    "BaseSettings",
+    "ComponentSettings",
+    "SettingsError",
+    "build",
+    "describe",
+    "redacted",
+    "setting",
+    "validate_host",
+]
