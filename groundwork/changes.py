@@ -2,21 +2,27 @@
 
 pyinfra's `_if=op.did_change` restarts a service in the same run that changed
 its config; if that run dies in between, the next run sees no change and the
-service keeps the old config. So a change first leaves a marker on the host
-(/var/lib/groundwork/pending/<service>.<action>); the restart runs when this
-run changed something *or* a marker was already there, and removes the marker
+service keeps running the old config. Here each watched config operation is
+followed at once by an operation that leaves a marker on the host
+(/var/lib/groundwork/pending/<service>.<action>); `apply()` restarts when a
+marker was written in this run *or* left by an earlier one, and removes it
 only after the checker and the restart succeeded.
+
+    nginx = ServiceChanges("nginx", action="reload", check="nginx -t")
+    nginx.watch(files.template(...))
+    ...
+    nginx.apply()
+
+The one window left is between a config operation and its marker operation,
+which run back to back.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import File
 from pyinfra.operations import server
-from pyinfra.operations.util import any_changed
 
 from .paths import HOST_STATE_DIR
 
@@ -28,40 +34,41 @@ def marker_path(service: str, action: str) -> str:
     return f"{PENDING_DIR}/{service}.{action}"
 
 
-def apply_on_change(
-    service: str,
-    changed_by: Sequence[OperationMeta],
-    *,
-    action: str = "restart",
-    check: str | None = None,
-    daemon_reload: bool = False,
-) -> OperationMeta:
-    """Restart/reload `service` at run time when any of `changed_by` changed.
+class ServiceChanges:
+    def __init__(
+        self, service: str, *, action: str = "restart", check: str | None = None,
+        daemon_reload: bool = False,
+    ) -> None:
+        if action not in ACTIONS:
+            raise ValueError(f"action: expected one of {sorted(ACTIONS)}, got {action!r}")
+        self.service, self.action, self.check = service, action, check
+        self.daemon_reload = daemon_reload
+        self.marker = marker_path(service, action)
+        self._marks: list[OperationMeta] = []
+        # Plan-time read of a marker that only a *previous* run can have left.
+        self.left_pending = host.get_fact(File, path=self.marker) is not None
 
-    `check` is the service's config checker (`nginx -t`, `sshd -t`); when it
-    fails, the service keeps running its old config, the run fails, and the
-    marker stays for the next run.
-    """
-    if action not in ACTIONS:
-        raise ValueError(f"action: expected one of {sorted(ACTIONS)}, got {action!r}")
-    marker = marker_path(service, action)
-    # Plan-time read of a marker that only a *previous* run can have left.
-    left_pending = host.get_fact(File, path=marker) is not None
+    def watch(self, op: OperationMeta) -> OperationMeta:
+        """Mark the service for its action the moment `op` changed something."""
+        self._marks.append(
+            server.shell(
+                name=f"Mark {self.service} for {self.action}",
+                commands=[f"mkdir -p {PENDING_DIR} && touch {self.marker}"],
+                _if=op.did_change,
+            )
+        )
+        return op
 
-    mark = server.shell(
-        name=f"Mark {service} for {action}",
-        commands=[f"mkdir -p {PENDING_DIR} && touch {marker}"],
-        _if=any_changed(*changed_by),
-    )
-    commands = []
-    if check:
-        commands.append(check)
-    if daemon_reload:
-        commands.append("systemctl daemon-reload")
-    commands += [f"systemctl {ACTIONS[action]} {service}", f"rm -f {marker}"]
-    verb = "Restart" if action == "restart" else "Reload"
-    return server.shell(
-        name=f"{verb} {service}" + (" (pending from an earlier run)" if left_pending else ""),
-        commands=commands,
-        _if=lambda: left_pending or mark.did_change(),
-    )
+    def apply(self) -> OperationMeta:
+        """Check the config, then restart/reload, then clear the marker."""
+        commands = [self.check] if self.check else []
+        if self.daemon_reload:
+            commands.append("systemctl daemon-reload")
+        commands += [f"systemctl {ACTIONS[self.action]} {self.service}", f"rm -f {self.marker}"]
+        verb = "Restart" if self.action == "restart" else "Reload"
+        marks, left_pending = list(self._marks), self.left_pending
+        return server.shell(
+            name=f"{verb} {self.service}" + (" (pending from an earlier run)" if left_pending else ""),
+            commands=commands,
+            _if=lambda: left_pending or any(m.did_change() for m in marks),
+        )

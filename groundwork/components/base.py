@@ -9,7 +9,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import Link
 from pyinfra.operations import files, server
 
-from ..changes import apply_on_change
+from ..changes import ServiceChanges
 from ..packages import ensure_packages
 from ..paths import HOST_STATE_DIR, template
 from ..settings.base import BaseSettings
@@ -78,12 +78,13 @@ def set_locale(locale: str) -> None:
 
 
 def configure_journald(max_use: str) -> None:
-    drop_in = files.template(
+    journald = ServiceChanges("systemd-journald", action="restart")
+    journald.watch(files.template(
         name="Upload the journald size limit",
         src=template("etc/systemd/journald.conf.d/groundwork.conf"),
         dest="/etc/systemd/journald.conf.d/groundwork.conf",
         mode="0644",
         max_use=max_use,
-    )
-    apply_on_change("systemd-journald", [drop_in], action="restart")
+    ))
+    journald.apply()
 

@@ -131,7 +131,7 @@ def ssh_argv(name: str, command: list[str]) -> list[str]:
     if state is None or name not in state.hosts:
         known = ", ".join(state.hosts) if state else "none; run `groundwork lab up`"
         raise LabError(f"no lab host named {name!r} (lab hosts: {known})")
-    tty = [] if command else ["-t"]
+    tty = ["-t"] if not command else ["-o", "BatchMode=yes"]
     return ["ssh", "-F", str(state.ssh_config), *tty, name, *command]
 
 
@@ -157,3 +157,8 @@ def _write_ssh_files(state: LabState) -> None:
         )
     state.known_hosts.write_text("".join(known))
     state.ssh_config.write_text("".join(config))
+
+
+def run_on(name: str, command: str, timeout: float = 60):
+    """Run a shell command on a lab host; the CompletedProcess, like ssh's."""
+    return run(*ssh_argv(name, [command]), check=False, timeout=timeout)

@@ -1,0 +1,1 @@
+"""Testing helpers: the pytest bridge from pyinfra inventories to testinfra hosts."""

@@ -1,0 +1,77 @@
+"""A pyinfra inventory read the way `pyinfra` reads it, for tests.
+
+Each host keeps its name, groups, connection data and validated groundwork
+settings, so verify tests can assert against what the host was told to be.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ..settings import COMPONENTS, validate_host
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    name: str
+    groups: tuple[str, ...]
+    data: dict[str, Any]
+    settings: SimpleNamespace
+
+    @property
+    def sudo(self) -> bool:
+        return bool(self.data.get("_sudo"))
+
+
+def load_inventory(path: str | os.PathLike, cwd: str | os.PathLike | None = None) -> list[InventoryHost]:
+    from pyinfra.api import State
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.inventory import make_inventory
+
+    cwd = str(cwd or Path.cwd())
+    with ctx_state.use(State()):
+        inventory = make_inventory(str(path), cwd=cwd)
+    hosts = []
+    for host in inventory:
+        data = host.data.dict()
+        hosts.append(
+            InventoryHost(
+                name=host.name,
+                groups=tuple(host.groups),
+                data=data,
+                settings=SimpleNamespace(**validate_host(host.name, data, COMPONENTS)),
+            )
+        )
+    return hosts
+
+
+def ssh_config_for(hosts: list[InventoryHost]) -> str:
+    """An OpenSSH client config reaching each host as pyinfra would."""
+    blocks = []
+    for h in hosts:
+        d = h.data
+        lines = [f"Host {h.name}", f"  HostName {d.get('ssh_hostname') or h.name}"]
+        if d.get("ssh_user"):
+            lines.append(f"  User {d['ssh_user']}")
+        if d.get("ssh_port"):
+            lines.append(f"  Port {d['ssh_port']}")
+        if d.get("ssh_key"):
+            lines += [f"  IdentityFile {_quote(d['ssh_key'])}", "  IdentitiesOnly yes"]
+        if d.get("ssh_known_hosts_file"):
+            lines.append(f"  UserKnownHostsFile {_quote(d['ssh_known_hosts_file'])}")
+        strict = d.get("ssh_strict_host_key_checking")
+        if strict:
+            lines.append(f"  StrictHostKeyChecking {strict}")
+        lines += ["  BatchMode yes", "  ConnectTimeout 10", "  LogLevel ERROR"]
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _quote(value: str) -> str:
+    value = os.path.expanduser(str(value))
+    return shlex.quote(value) if " " in value else value

@@ -1,0 +1,87 @@
+"""pytest plugin: run testinfra verify tests against any pyinfra inventory.
+
+    pytest tests/verify --inventory inventories/lab.py
+    pytest tests/verify --inventory inventories/prod.py --inventory-limit web1
+
+A test that takes `host` runs once per inventory host; `@pytest.mark.group("db")`
+limits it to the hosts in that group. The `settings` fixture gives that host's
+validated groundwork settings, so tests check what the host was asked to be.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .inventory import InventoryHost, load_inventory, ssh_config_for
+
+_HOSTS = pytest.StashKey[list]()
+_BY_ID = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("groundwork")
+    group.addoption("--inventory", metavar="FILE", help="pyinfra inventory whose hosts verify tests check")
+    group.addoption(
+        "--inventory-limit", metavar="NAME", action="append", default=[],
+        help="only this host (repeatable)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "group(name): run only on inventory hosts in this group")
+
+
+def _hosts(config: pytest.Config) -> list[tuple[InventoryHost, object]]:
+    if _HOSTS in config.stash:
+        return config.stash[_HOSTS]
+    import testinfra
+
+    path = config.getoption("--inventory")
+    pairs: list = []
+    if path:
+        hosts = load_inventory(path)
+        limit = config.getoption("--inventory-limit")
+        if limit:
+            unknown = sorted(set(limit) - {h.name for h in hosts})
+            if unknown:
+                raise pytest.UsageError(f"--inventory-limit: no host named {', '.join(unknown)} in {path}")
+            hosts = [h for h in hosts if h.name in limit]
+        workdir = Path(tempfile.mkdtemp(prefix="groundwork-verify-"))
+        ssh_config = workdir / "ssh_config"
+        ssh_config.write_text(ssh_config_for(hosts))
+        for h in hosts:
+            backend = testinfra.get_host(
+                f"ssh://{h.name}", ssh_config=str(ssh_config), sudo=h.sudo,
+                controlpath=str(workdir / f"cm-{h.name}"), controlpersist=120,
+            )
+            pairs.append((h, backend))
+    config.stash[_HOSTS] = pairs
+    config.stash[_BY_ID] = {id(backend): h for h, backend in pairs}
+    return pairs
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "host" not in metafunc.fixturenames:
+        return
+    pairs = _hosts(metafunc.config)
+    if not metafunc.config.getoption("--inventory"):
+        metafunc.parametrize("host", [pytest.param(None, marks=pytest.mark.skip(reason="no --inventory given"))])
+        return
+    groups = [m.args[0] for m in metafunc.definition.iter_markers("group")]
+    selected = [(h, b) for h, b in pairs if all(g in h.groups for g in groups)]
+    metafunc.parametrize("host", [b for _, b in selected], ids=[h.name for h, _ in selected])
+
+
+@pytest.fixture
+def inventory_host(request: pytest.FixtureRequest, host) -> InventoryHost:
+    """The pyinfra inventory entry (name, groups, data) of the host under test."""
+    return request.config.stash[_BY_ID][id(host)]
+
+
+@pytest.fixture
+def settings(inventory_host: InventoryHost):
+    """The host's validated groundwork settings: `settings.base.timezone`, ..."""
+    return inventory_host.settings

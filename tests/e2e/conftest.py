@@ -1,0 +1,27 @@
+"""End-to-end tests: real lab hosts, booted once per session, always torn down."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from groundwork.lab import lab
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def lab_hosts():
+    if os.geteuid() != 0:
+        pytest.fail("the e2e tests boot lab hosts and need root")
+    state = lab.up(["lab1"])
+    try:
+        yield state
+    finally:
+        lab.down()
+

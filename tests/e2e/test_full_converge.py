@@ -1,0 +1,57 @@
+"""deploys/full.py on a fresh lab host: converge, converge again, verify."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from groundwork.paths import ROOT
+from groundwork.testing.converge import converge
+
+from groundwork.lab.lab import run_on as lab_ssh
+
+LAB_INVENTORY = "inventories/lab.py"
+
+
+@pytest.fixture(scope="module")
+def first_converge(lab_hosts):
+    result = converge(LAB_INVENTORY, "deploys/full.py")
+    assert result.ok, result.describe()
+    return result
+
+
+def test_first_converge_changes_the_fresh_host(first_converge):
+    assert first_converge.failed == {}
+    assert first_converge.changed_count("lab1") > 0
+
+
+def test_second_converge_changes_nothing(first_converge):
+    again = converge(LAB_INVENTORY, "deploys/full.py")
+    assert again.ok, again.describe()
+    assert again.results is not None
+    assert again.changed == {}, again.describe()
+    assert again.results["totals"]["no_change"] > 0
+
+
+def test_verify_suite_passes_against_the_lab(first_converge):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/verify", "--inventory", LAB_INVENTORY, "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "skipped" not in summary, summary
+
+
+def test_settings_typo_stops_the_run_before_any_operation(first_converge):
+    before = lab_ssh("lab1", "stat -c %Y /etc/timezone").stdout
+    result = converge(LAB_INVENTORY, "deploys/full.py", data={"base_timezon": "Europe/Berlin", "base_apt_cache_max_age": -1})
+    assert result.returncode != 0
+    assert "host lab1: base_timezon: unknown setting (did you mean base_timezone?)" in result.stderr
+    assert "host lab1: base_apt_cache_max_age: expected a number of seconds >= 0, got -1" in result.stderr
+    assert "Starting operation" not in result.stderr
+    assert result.results is None
+    assert lab_ssh("lab1", "stat -c %Y /etc/timezone").stdout == before
