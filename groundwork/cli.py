@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab_sub.add_parser("down", help="stop the lab and remove everything it made")
     st_p = lab_sub.add_parser("status", help="the lab's hosts and how to reach them")
     st_p.add_argument("--json", action="store_true")
+    sub.add_parser("settings", help="print the settings reference (Markdown)")
     ssh_p = lab_sub.add_parser("ssh", help="a shell on a lab host, or run a command there")
     ssh_p.add_argument("name")
     ssh_p.add_argument("remote_command", nargs=argparse.REMAINDER, metavar="COMMAND")
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return _lab(args)
+        if args.command == "settings":
+            from .settings.reference import markdown
+
+            print(markdown(), end="")
+            return 0
     except LabError as exc:
         print(f"groundwork: {exc}", file=sys.stderr)
         return 1

@@ -43,6 +43,8 @@ def _non_negative(value: int) -> str | None:
 
 @dataclass(frozen=True)
 class BaseSettings(ComponentSettings):
+    """Identity, clock, locale, essential packages and journald on every host (deploys/base.py)."""
+
     prefix: ClassVar[str] = "base"
 
     hostname: str | None = setting(

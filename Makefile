@@ -1,0 +1,44 @@
+# The README's two commands: `make demo` and `make test`. Each sets up what it
+# needs (a virtualenv here; the lab installs its own apt packages as root).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test unit e2e verify lab-down settings-doc
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# A lab host converged with deploys/full.py, left running for you.
+demo: setup
+	$(BIN)/groundwork lab up
+	$(BIN)/pyinfra -y inventories/lab.py deploys/full.py
+	@echo
+	@echo "Converged deploys/full.py on the lab:"
+	@$(BIN)/groundwork lab status
+	@echo
+	@echo "  shell:   $(BIN)/groundwork lab ssh lab1"
+	@echo "  verify:  $(BIN)/pytest tests/verify --inventory inventories/lab.py"
+	@echo "  again:   $(BIN)/pyinfra -y inventories/lab.py deploys/full.py   (reports no changes)"
+	@echo "  stop:    $(BIN)/groundwork lab down"
+
+# Unit tests, then the end-to-end tests on lab hosts; the lab is always torn down.
+test: setup
+	$(BIN)/pytest tests/unit tests/e2e; rc=$$?; $(BIN)/groundwork lab down; exit $$rc
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+verify: setup
+	$(BIN)/pytest tests/verify --inventory inventories/lab.py
+
+lab-down: setup
+	$(BIN)/groundwork lab down
+
+settings-doc: setup
+	$(BIN)/python -c "from groundwork.settings.reference import update_readme; update_readme()"
