@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 from . import hosts, network
 from .image import ensure_image
-from .services import start_apt_cache, stop_service
+from .services import start_apt_cache, stop_service, terminate
 from .state import DEFAULT_SUBNET, LabHost, LabState, lab_dir
-from .system import LabError, ensure_lab_tools, require_root, run
+from .system import LabError, ensure_lab_tools, is_our_process, require_root, run
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # the veth name gw-NAME must fit 15 chars
 GROUP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -86,6 +87,7 @@ def down(quiet: bool = False) -> None:
         stop_service(state, "apt-cacher-ng", "apt-cacher-ng")
         for name in list(state.services):
             stop_service(state, name, name)
+    _stop_unrecorded_processes()
     for name in sorted(names):
         network.delete_host_network(name)
     hosts_root = lab_dir() / "hosts"
@@ -99,6 +101,25 @@ def down(quiet: bool = False) -> None:
         (lab_dir() / name).unlink(missing_ok=True)
     if not quiet:
         print("lab: down", flush=True)
+
+
+def _stop_unrecorded_processes() -> None:
+    """Processes of this lab whose PIDs a crash kept from the state file.
+
+    Matched by this lab's own directory in their command line (the host tree
+    for systemd-nspawn, the config dir for apt-cacher-ng), never by name alone.
+    """
+    markers = [
+        ("systemd-nspawn", f"--directory={lab_dir() / 'hosts'}/"),
+        ("apt-cacher-ng", str(lab_dir() / "apt-cacher-ng")),
+    ]
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
+            continue
+        pid = int(pid_dir.name)
+        for program, marker in markers:
+            if is_our_process(pid, program, marker):
+                terminate(pid, timeout=30)
 
 
 def status() -> dict:

@@ -13,6 +13,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+    # The lab's own life-cycle tests take the shared lab down: run them last.
+    items.sort(key=lambda item: item.path.name == "test_lab_lifecycle.py")
 
 
 @pytest.fixture(scope="session")
