@@ -13,28 +13,37 @@ from .services import start_apt_cache, stop_service, terminate
 from .state import DEFAULT_SUBNET, LabHost, LabState, lab_dir
 from .system import LabError, ensure_lab_tools, is_our_process, require_root, run
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # the veth name gw-NAME must fit 15 chars
-GROUP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_RE = re.compile(rf"[a-z][a-z0-9]{{0,{network.MAX_HOST_NAME - 1}}}")  # veth gw-NAME fits 15 bytes
+GROUP_RE = re.compile(r"[a-z][a-z0-9_]*")
+# pyinfra gives `all` the meaning "the whole inventory"; `lab` holds every lab host.
+RESERVED_GROUPS = {"all", "lab"}
 
 
 def parse_host_specs(specs: list[str], count: int | None) -> list[tuple[str, list[str]]]:
     """`NAME` or `NAME:group,group`; `--hosts N` names them lab1..labN."""
-    if specs and count:
+    if specs and count is not None:
         raise LabError("give host names or --hosts N, not both")
+    if count is not None and count < 1:
+        raise LabError(f"--hosts {count}: expected 1 or more")
     if not specs:
         specs = [f"lab{i}" for i in range(1, (count or 1) + 1)]
     parsed, seen = [], set()
     for spec in specs:
         name, _, groups = spec.partition(":")
-        if not NAME_RE.match(name):
-            raise LabError(f"host name {name!r}: expected a lowercase letter then up to 11 letters/digits")
+        if not NAME_RE.fullmatch(name):
+            raise LabError(
+                f"host name {name!r}: expected a lowercase letter then up to "
+                f"{network.MAX_HOST_NAME - 1} letters/digits"
+            )
         if name in seen:
             raise LabError(f"host name {name!r} given twice")
         seen.add(name)
-        group_list = [g for g in groups.split(",") if g] if groups else []
+        group_list = list(dict.fromkeys(g for g in groups.split(",") if g))
         for group in group_list:
-            if not GROUP_RE.match(group):
+            if not GROUP_RE.fullmatch(group):
                 raise LabError(f"group {group!r} of {name}: expected lowercase letters, digits, _")
+            if group in RESERVED_GROUPS:
+                raise LabError(f"group {group!r} of {name}: reserved (every lab host is in it already)")
         parsed.append((name, group_list))
     return parsed
 
@@ -42,14 +51,13 @@ def parse_host_specs(specs: list[str], count: int | None) -> list[tuple[str, lis
 def up(specs: list[str], count: int | None = None, subnet: str | None = None) -> LabState:
     require_root()
     wanted = parse_host_specs(specs, count)
-    ensure_lab_tools()
-    down(quiet=True)  # a crashed lab leaves state behind; start from nothing
-
     subnet = subnet or os.environ.get("GROUNDWORK_LAB_SUBNET", DEFAULT_SUBNET)
-    network.check_subnet_is_free(subnet)
     gateway, pool = network.plan_addresses(subnet)
     if len(wanted) > len(pool):
         raise LabError(f"lab subnet {subnet} has room for {len(pool)} hosts")
+    ensure_lab_tools()
+    down(quiet=True)  # a crashed lab leaves state behind; start from nothing
+    network.check_subnet_is_free(subnet)
     state = LabState(subnet=subnet, gateway=gateway, bridge=network.BRIDGE)
     for (name, groups), address in zip(wanted, pool):
         state.hosts[name] = LabHost(name=name, address=address, groups=groups)

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import re
 
 from .system import LabError, run
 
-BRIDGE = "gwlab0"
-NETNS_PREFIX = "gwlab-"
-VETH_PREFIX = "gw-"
+
+def _lab_id() -> str:
+    """Names this lab's bridge, namespaces and links, so two labs can coexist
+    on one machine (each with its own GROUNDWORK_LAB_DIR and _SUBNET too)."""
+    lab_id = os.environ.get("GROUNDWORK_LAB_ID", "gw")
+    if not re.fullmatch(r"[a-z]{1,3}", lab_id):
+        raise LabError(f"GROUNDWORK_LAB_ID={lab_id!r}: expected 1 to 3 lowercase letters")
+    return lab_id
+
+
+LAB_ID = _lab_id()
+BRIDGE = f"{LAB_ID}lab0"
+NETNS_PREFIX = f"{LAB_ID}lab-"
+VETH_PREFIX = f"{LAB_ID}-"
+MAX_HOST_NAME = 15 - len(VETH_PREFIX)  # Linux interface names are at most 15 bytes
 
 
 def netns_name(host: str) -> str:
@@ -24,9 +38,16 @@ def veth_name(host: str) -> str:
     return VETH_PREFIX + host
 
 
+def parse_subnet(subnet: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(subnet)
+    except ValueError as exc:
+        raise LabError(f"lab subnet {subnet}: expected a network like 172.31.213.0/24 ({exc})") from None
+
+
 def plan_addresses(subnet: str) -> tuple[str, list[str]]:
     """The gateway address and the pool of host addresses for a subnet."""
-    net = ipaddress.ip_network(subnet)
+    net = parse_subnet(subnet)
     if net.version != 4 or net.prefixlen > 28:
         raise LabError(f"lab subnet {subnet}: expected an IPv4 network of /28 or larger")
     addrs = [str(a) for a in net.hosts()]
@@ -35,7 +56,7 @@ def plan_addresses(subnet: str) -> tuple[str, list[str]]:
 
 def check_subnet_is_free(subnet: str) -> None:
     """Refuse a subnet that overlaps anything already routed on this machine."""
-    net = ipaddress.ip_network(subnet)
+    net = parse_subnet(subnet)
     routes = json.loads(run("ip", "-j", "-4", "route", "show", "table", "all").stdout or "[]")
     for route in routes:
         dst = route.get("dst", "")

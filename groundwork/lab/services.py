@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from .network import LAB_ID
 from .state import LabState, cache_dir
 from .system import LabError, is_our_process
 
@@ -24,7 +25,7 @@ def start_apt_cache(state: LabState) -> None:
     if is_our_process(state.services.get("apt-cacher-ng"), "apt-cacher-ng"):
         return
     conf = state.dir / "apt-cacher-ng"
-    cache = cache_dir() / "apt-cacher-ng"
+    cache = cache_dir() / f"apt-cacher-ng-{LAB_ID}"  # one daemon per cache directory
     for d in (conf, cache, state.dir / "logs"):
         d.mkdir(parents=True, exist_ok=True)
     (conf / "acng.conf").write_text(

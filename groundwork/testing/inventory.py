@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ..settings import COMPONENTS, validate_host
+from ..settings import COMPONENTS, SettingsError, validate_host
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,24 @@ def load_inventory(path: str | os.PathLike, cwd: str | os.PathLike | None = None
     from pyinfra.context import ctx_state
     from pyinfra_cli.inventory import make_inventory
 
-    cwd = str(cwd or Path.cwd())
+    cwd = Path(cwd or Path.cwd())
+    path = cwd / path
+    # pyinfra would take a missing file for a host name and test nothing.
+    if not path.is_file():
+        raise FileNotFoundError(f"no inventory file at {path}")
     with ctx_state.use(State()):
-        inventory = make_inventory(str(path), cwd=cwd)
-    hosts = []
+        inventory = make_inventory(str(path), cwd=str(cwd))
+    hosts, problems = [], []
     for host in inventory:
         data = host.data.dict()
-        hosts.append(
-            InventoryHost(
-                name=host.name,
-                groups=tuple(host.groups),
-                data=data,
-                settings=SimpleNamespace(**validate_host(host.name, data, COMPONENTS)),
-            )
-        )
+        try:
+            settings = SimpleNamespace(**validate_host(host.name, data, COMPONENTS))
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+            continue
+        hosts.append(InventoryHost(host.name, tuple(host.groups), data, settings))
+    if problems:
+        raise SettingsError(problems)
     return hosts
 
 

@@ -42,7 +42,10 @@ def _hosts(config: pytest.Config) -> list[tuple[InventoryHost, object]]:
     path = config.getoption("--inventory")
     pairs: list = []
     if path:
-        hosts = load_inventory(path)
+        try:
+            hosts = load_inventory(path)
+        except FileNotFoundError as exc:
+            raise pytest.UsageError(f"--inventory: {exc}") from None
         limit = config.getoption("--inventory-limit")
         if limit:
             unknown = sorted(set(limit) - {h.name for h in hosts})
