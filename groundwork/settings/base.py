@@ -1,20 +1,10 @@
 """Settings of the ``base`` component: identity, clock, locale and essential packages."""
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from groundwork.settings.schema import ComponentSettings, setting
-
-
-def _matches(pattern: str, expected: str) -> Callable[[str], str | None]:
-    regex = re.compile(pattern)
-
-    def check(value: str) -> str | None:
-        return None if regex.fullmatch(value) else f"expected {expected}, got {value!r}"
-
-    return check
+from groundwork.settings.schema import ComponentSettings, matches, setting
 
 
 # RFC 1123: dot-separated labels of up to 63 letters, digits and inner hyphens.
@@ -50,19 +40,19 @@ class BaseSettings(ComponentSettings):
     hostname: str | None = setting(
         None,
         doc="Hostname to set on the host; null leaves the current one.",
-        check=_matches(_HOSTNAME, "a hostname (letters, digits, hyphens, dots)"),
+        check=matches(_HOSTNAME, "a hostname (letters, digits, hyphens, dots)"),
     )
     timezone: str = setting(
         "UTC",
         doc="IANA time zone of the system clock, e.g. 'Europe/Berlin'.",
-        check=_matches(
+        check=matches(
             r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*", "an IANA time zone name like 'Europe/Berlin'"
         ),
     )
     locale: str = setting(
         "C.UTF-8",
         doc="System default locale (LANG); must be a UTF-8 locale.",
-        check=_matches(
+        check=matches(
             r"[a-zA-Z]{1,8}(?:_[A-Z]{2})?\.(?:UTF-8|utf8)", "a UTF-8 locale like 'en_US.UTF-8'"
         ),
     )
@@ -85,5 +75,5 @@ class BaseSettings(ComponentSettings):
     journald_max_use: str = setting(
         "500M",
         doc="journald SystemMaxUse; caps the disk the journal takes.",
-        check=_matches(r"\d+[KMGT]?", "a size like '500M' (digits, then optionally K, M, G or T)"),
+        check=matches(r"\d+[KMGT]?", "a size like '500M' (digits, then optionally K, M, G or T)"),
     )

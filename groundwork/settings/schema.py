@@ -59,9 +59,24 @@ def setting(
 
 @dataclasses.dataclass(frozen=True)
 class ComponentSettings:
-    """Base of component settings; being a frozen dataclass forces subclasses to be frozen too."""
+    """Base of component settings; being a frozen dataclass forces subclasses to be frozen too.
+
+    A subclass (or a nested settings class) may define ``cross_check(self)``
+    yielding ``(field path, "expected ..., got ...")`` for rules that span
+    fields; the path is relative to the object, e.g. ``"databases[0].owner"``.
+    """
 
     prefix: ClassVar[str]
+
+
+def matches(pattern: str, expected: str) -> Callable[[str], str | None]:
+    """A ``check`` that wants the whole value to match ``pattern``."""
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str | None:
+        return None if regex.fullmatch(value) else f"expected {expected}, got {value!r}"
+
+    return check
 
 
 # --- types -------------------------------------------------------------------
@@ -225,7 +240,14 @@ def _instantiate(
                 problems.append((path, message))
         ok = ok and len(problems) == before
         values[f.name] = value
-    return cls(**values) if ok else _INVALID
+    if not ok:
+        return _INVALID
+    obj = cls(**values)
+    # Rules across fields (a database owner must be a declared role) run only
+    # on an object whose fields are each valid.
+    for rel_path, message in getattr(obj, "cross_check", lambda: ())():
+        problems.append((path_prefix + rel_path, message))
+    return obj
 
 
 def _path_order(path: str) -> tuple:
