@@ -1,6 +1,5 @@
 """Settings of the ``base`` component: identity, clock, locale and essential packages."""
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 

@@ -6,7 +6,6 @@ These tests take the lab down, so tests/e2e/conftest.py runs them last.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
