@@ -64,9 +64,18 @@ class ComponentSettings:
     A subclass (or a nested settings class) may define ``cross_check(self)``
     yielding ``(field path, "expected ..., got ...")`` for rules that span
     fields; the path is relative to the object, e.g. ``"databases[0].owner"``.
+
+    ``role`` names the inventory group whose hosts run the component (see
+    groundwork.topology); ``deploy_check(self)`` yields problems the same way
+    as cross_check, but only for hosts that run it in this deploy — for a value
+    such as a password that a host without the component need not have.
     """
 
     prefix: ClassVar[str]
+    role: ClassVar[str | None] = None
+
+    def deploy_check(self) -> Iterable[tuple[str, str]]:
+        return ()
 
 
 def matches(pattern: str, expected: str) -> Callable[[str], str | None]:
@@ -255,9 +264,18 @@ def _path_order(path: str) -> tuple:
     return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", path)))
 
 
-def _raise(host_name: str, problems: Problems) -> None:
+def _format(host_name: str, problems: Problems) -> list[str]:
     ordered = sorted(problems, key=lambda p: (_path_order(p[0]), p[1]))
-    raise SettingsError([f"host {host_name}: {path}: {message}" for path, message in ordered])
+    return [f"host {host_name}: {path}: {message}" for path, message in ordered]
+
+
+def _raise(host_name: str, problems: Problems) -> None:
+    raise SettingsError(_format(host_name, problems))
+
+
+def deploy_problems(host_name: str, obj: ComponentSettings) -> list[str]:
+    """obj.deploy_check() as messages, for a host that runs the component."""
+    return _format(host_name, [(f"{obj.prefix}_{path}", message) for path, message in obj.deploy_check()])
 
 
 # --- public API ------------------------------------------------------------------

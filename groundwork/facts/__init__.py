@@ -1,0 +1,1 @@
+"""groundwork's own pyinfra facts: they read state, operations change it."""

@@ -1,0 +1,78 @@
+"""PostgreSQL state, read as the postgres superuser over the local socket.
+
+Each fact is None while no server answers on the port (not installed yet, or
+a port change not yet applied): the deploy then plans its idempotent SQL.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra.api import FactBase
+
+
+def psql_query(sql: str, port: int, database: str = "postgres") -> str:
+    return (
+        f"if [ -S /var/run/postgresql/.s.PGSQL.{int(port)} ]; then "
+        f"runuser -u postgres -- psql -X -A -t -q -F '\t' -p {int(port)} -d {shlex.quote(database)} "
+        f"-c {shlex.quote(sql)}; fi"
+    )
+
+
+def _rows(output) -> list[list[str]]:
+    return [line.split("\t") for line in output if line.strip()]
+
+
+class PostgresRoles(FactBase):
+    """name -> {superuser, createrole, createdb, login, connection_limit, verifier}."""
+
+    def command(self, port: int = 5432) -> str:
+        return psql_query(
+            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolconnlimit, "
+            "coalesce(rolpassword, '') FROM pg_authid",
+            port,
+        )
+
+    def process(self, output):
+        rows = _rows(output)
+        if not rows:
+            return None  # there is always a postgres role: no rows means no server
+        return {
+            name: {
+                "superuser": sup == "t", "createrole": cr == "t", "createdb": cdb == "t",
+                "login": login == "t", "connection_limit": int(limit), "verifier": verifier or None,
+            }
+            for name, sup, cr, cdb, login, limit, verifier in rows
+        }
+
+
+class PostgresDatabases(FactBase):
+    """name -> {owner, encoding, collate, ctype, connection_limit}."""
+
+    def command(self, port: int = 5432) -> str:
+        return psql_query(
+            "SELECT datname, pg_get_userbyid(datdba), pg_encoding_to_char(encoding), "
+            "datcollate, datctype, datconnlimit FROM pg_database",
+            port,
+        )
+
+    def process(self, output):
+        rows = _rows(output)
+        if not rows:
+            return None
+        return {
+            name: {"owner": owner, "encoding": enc, "collate": coll, "ctype": ctype,
+                   "connection_limit": int(limit)}
+            for name, owner, enc, coll, ctype, limit in rows
+        }
+
+
+class PostgresExtensions(FactBase):
+    """extension name -> version, in one existing database."""
+
+    def command(self, database: str, port: int = 5432) -> str:
+        return psql_query("SELECT extname, extversion FROM pg_extension", port, database)
+
+    def process(self, output):
+        rows = _rows(output)
+        return {name: version for name, version in rows} if rows else None

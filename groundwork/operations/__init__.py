@@ -1,0 +1,1 @@
+"""groundwork's own pyinfra operations."""

@@ -1,0 +1,27 @@
+"""Which hosts play which role, from inventory groups.
+
+Roles are inventory groups: `db` (PostgreSQL), `cache` (Redis); later `app`,
+`worker`, `web`, `backup`. A role no host is grouped into falls to every host,
+so a one-host inventory without groups runs the whole stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+ROLES = ("db", "cache")
+
+
+def has_role(host_groups: Iterable[str], role: str, inventory_groups: Iterable[Iterable[str]]) -> bool:
+    """True when a host with `host_groups` plays `role` in an inventory whose
+    hosts have `inventory_groups`."""
+    if role in host_groups:
+        return True
+    return not any(role in groups for groups in inventory_groups)
+
+
+def host_has_role(host, role: str) -> bool:
+    """has_role for a pyinfra host of the current run."""
+    from pyinfra import context
+
+    return has_role(host.groups, role, (h.groups for h in context.state.inventory))
