@@ -8,4 +8,4 @@ from pyinfra import host
 from groundwork.components.base import deploy_base
 from groundwork.deploy import settings_for
 
-deploy_base(settings_for(host).base)
+deploy_base(settings_for(host, deploying=["base"]).base)

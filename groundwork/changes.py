@@ -64,7 +64,11 @@ class ServiceChanges:
         commands = [self.check] if self.check else []
         if self.daemon_reload:
             commands.append("systemctl daemon-reload")
-        commands += [f"systemctl {ACTIONS[self.action]} {self.service}", f"rm -f {self.marker}"]
+        # systemd refuses a 6th start within 10 s and leaves the unit stopped;
+        # back-to-back converges must not trip that limit.
+        commands.append(f"systemctl reset-failed {self.service} 2>/dev/null || true")
+        commands.append(_with_retry_on_spawn_failure(f"systemctl {ACTIONS[self.action]} {self.service}", self.service))
+        commands.append(f"rm -f {self.marker}")
         verb = "Restart" if self.action == "restart" else "Reload"
         marks, left_pending = list(self._marks), self.left_pending
         return server.shell(
@@ -72,3 +76,18 @@ class ServiceChanges:
             commands=commands,
             _if=lambda: left_pending or any(m.did_change() for m in marks),
         )
+
+
+def _with_retry_on_spawn_failure(command: str, service: str) -> str:
+    """`command`, tried once more when systemd could not even spawn the unit.
+
+    systemd 257 in a container now and then fails a start right after a stop
+    with "Failed to spawn executor: No such file or directory" (Result:
+    resources); nothing of the service ran, and the next start works. Any
+    other failure fails at once, with the unit's journal on stderr.
+    """
+    journal = f"journalctl -u {service} -n 25 --no-pager >&2"
+    return (
+        f"{command} || {{ test \"$(systemctl show -p Result --value {service})\" = resources "
+        f"&& sleep 1 && systemctl reset-failed {service} && {command}; }} || {{ {journal}; exit 1; }}"
+    )

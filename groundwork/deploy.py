@@ -2,38 +2,52 @@
 
 Settings are checked for all hosts in the inventory on the first call, before
 any fact is gathered or operation planned, so a typo anywhere stops the whole
-run with nothing touched.
+run with nothing touched. Values only a component's own hosts need (a Redis
+password) are checked on the hosts that run that component in this deploy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import SimpleNamespace
 
 from pyinfra import context
 
 from .settings import COMPONENTS, SettingsError, validate_host
+from .settings.schema import deploy_problems
+from .topology import has_role
 
-_validated: dict[int, dict[str, SimpleNamespace]] = {}
+_validated: dict[tuple[int, tuple[str, ...]], dict[str, SimpleNamespace]] = {}
 
 
-def validate_inventory(state=None) -> dict[str, SimpleNamespace]:
+def validate_inventory(state=None, deploying: Iterable[str] | None = None) -> dict[str, SimpleNamespace]:
+    """Every host's settings; `deploying` names the components this deploy runs (all by default)."""
     state = context.state if state is None else state
-    key = id(state)
+    deploying = tuple(sorted(deploying)) if deploying is not None else tuple(c.prefix for c in COMPONENTS)
+    key = (id(state), deploying)
     if key not in _validated:
+        hosts = list(state.inventory)
+        everyone = [h.groups for h in hosts]
         problems: list[str] = []
         result: dict[str, SimpleNamespace] = {}
-        for host in state.inventory:
+        for host in hosts:
             try:
-                result[host.name] = SimpleNamespace(**validate_host(host.name, host.data.dict(), COMPONENTS))
+                built = validate_host(host.name, host.data.dict(), COMPONENTS)
             except SettingsError as exc:
                 problems.extend(exc.problems)
+                continue
+            for prefix in deploying:
+                component = built[prefix]
+                if component.role is None or has_role(host.groups, component.role, everyone):
+                    problems.extend(deploy_problems(host.name, component))
+            result[host.name] = SimpleNamespace(**built)
         if problems:
             raise SettingsError(problems)
         _validated[key] = result
     return _validated[key]
 
 
-def settings_for(host=None) -> SimpleNamespace:
-    """This host's settings, one typed object per component (`.base`, ...)."""
+def settings_for(host=None, deploying: Iterable[str] | None = None) -> SimpleNamespace:
+    """This host's settings, one typed object per component (`.base`, `.postgres`, ...)."""
     host = context.host if host is None else host
-    return validate_inventory()[host.name]
+    return validate_inventory(deploying=deploying)[host.name]

@@ -1,2 +1,10 @@
 # Settings for the lab's throwaway hosts (`groundwork lab up`). No real secrets.
 base_timezone = "UTC"
+
+# Postgres (lab-only passwords: the lab is thrown away after each run)
+postgres_roles = [{"name": "app", "password": "lab-app-password-not-secret"}]
+postgres_databases = [{"name": "app", "owner": "app", "extensions": ["vector"]}]
+
+# Redis (lab-only passwords: the lab is thrown away after each run)
+redis_app_password = "lab-redis-app-password-not-secret"
+redis_admin_password = "lab-redis-admin-password-not-secret"

@@ -5,3 +5,11 @@
 base_timezone = "Europe/Berlin"
 base_locale = "en_US.UTF-8"
 base_extra_packages = ["htop"]
+
+# PostgreSQL (deploys/postgres.py; hosts in the `db` group, or every host)
+# postgres_roles = [{"name": "app", "password": "..."}]          # stored as a SCRAM verifier
+# postgres_databases = [{"name": "app", "owner": "app", "extensions": ["vector"]}]
+
+# Redis (deploys/redis.py; hosts in the `cache` group, or every host)
+# redis_app_password = "..."            # required where Redis runs; 16+ characters
+# redis_maxmemory_policy = "noeviction"  # when this Redis is also the Celery broker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -66,6 +67,11 @@ def boot(state: LabState, host: LabHost, root: Path) -> None:
             "--link-journal=no",
         ],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        # The control machine mounts cgroups in hybrid mode; systemd 257 in the
+        # host then races on its v1 "compat" hierarchy and fails restarts now
+        # and then ("Failed to spawn executor: No such file or directory").
+        # A pure cgroup v2 tree for the container avoids that.
+        env={**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"},
     )
     host.pid = proc.pid
     state.save()

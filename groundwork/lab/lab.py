@@ -188,6 +188,6 @@ def _write_ssh_files(state: LabState) -> None:
     state.ssh_config.write_text("".join(config))
 
 
-def run_on(name: str, command: str, timeout: float = 60):
+def run_on(name: str, command: str, timeout: float = 60, stdin: str | None = None):
     """Run a shell command on a lab host; the CompletedProcess, like ssh's."""
-    return run(*ssh_argv(name, [command]), check=False, timeout=timeout)
+    return run(*ssh_argv(name, [command]), check=False, timeout=timeout, input=stdin)

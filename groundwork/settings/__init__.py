@@ -1,6 +1,8 @@
 """Typed, validated per-component settings read from pyinfra host data."""
 
 from groundwork.settings.base import BaseSettings
+from groundwork.settings.redis import RedisSettings
+from groundwork.settings.postgres import PostgresSettings
 from groundwork.settings.schema import (
     ComponentSettings,
     SettingsError,
@@ -12,7 +14,8 @@ from groundwork.settings.schema import (
 )
 
 # Every component appends its settings class here, so validate_host knows all prefixes.
-COMPONENTS: list[type[ComponentSettings]] = [BaseSettings]
+COMPONENTS: list[type[ComponentSettings]] = [BaseSettings, PostgresSettings]
+COMPONENTS.append(RedisSettings)
 
 __all__ = [
     "COMPONENTS",

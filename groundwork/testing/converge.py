@@ -47,7 +47,8 @@ def converge(
     pyinfra = Path(sys.executable).with_name("pyinfra")
     argv = [str(pyinfra), "-y", "--json", str(inventory), str(deploy)]
     for key, value in (data or {}).items():
-        argv += ["--data", f"{key}={value}"]
+        text = value if isinstance(value, str) else json.dumps(value)
+        argv += ["--data", f"{key}={text}"]
     argv += extra_args or []
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     try:

@@ -4,7 +4,8 @@
     pytest tests/verify --inventory inventories/prod.py --inventory-limit web1
 
 A test that takes `host` runs once per inventory host; `@pytest.mark.group("db")`
-limits it to the hosts in that group. The `settings` fixture gives that host's
+limits it to the hosts in that group (or to every host when no host is in it:
+the one-host default of groundwork.topology). The `settings` fixture gives that host's
 validated groundwork settings, so tests check what the host was asked to be.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ..topology import has_role
 from .inventory import InventoryHost, load_inventory, ssh_config_for
 
 _HOSTS = pytest.StashKey[list]()
@@ -74,7 +76,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("host", [pytest.param(None, marks=pytest.mark.skip(reason="no --inventory given"))])
         return
     groups = [m.args[0] for m in metafunc.definition.iter_markers("group")]
-    selected = [(h, b) for h, b in pairs if all(g in h.groups for g in groups)]
+    everyone = [h.groups for h, _ in pairs]
+    selected = [(h, b) for h, b in pairs if all(has_role(h.groups, g, everyone) for g in groups)]
     metafunc.parametrize("host", [b for _, b in selected], ids=[h.name for h, _ in selected])
 
 

@@ -47,9 +47,9 @@ def test_verify_suite_passes_against_the_lab(first_converge):
 
 def test_settings_typo_stops_the_run_before_any_operation(first_converge):
     before = lab_ssh("lab1", "stat -c %Y /etc/timezone").stdout
-    result = converge(LAB_INVENTORY, "deploys/full.py", data={"base_timezon": "Europe/Berlin", "base_apt_cache_max_age": -1})
+    result = converge(LAB_INVENTORY, "deploys/full.py", data={"postgres_verison": 16, "base_apt_cache_max_age": -1})
     assert result.returncode != 0
-    assert "host lab1: base_timezon: unknown setting (did you mean base_timezone?)" in result.stderr
+    assert "host lab1: postgres_verison: unknown setting (did you mean postgres_version?)" in result.stderr
     assert "host lab1: base_apt_cache_max_age: expected a number of seconds >= 0, got -1" in result.stderr
     assert "Starting operation" not in result.stderr
     assert result.results is None

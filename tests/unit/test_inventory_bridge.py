@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from groundwork.settings import BaseSettings, SettingsError
+from groundwork.settings import COMPONENTS, BaseSettings, SettingsError
 from groundwork.settings.base import ESSENTIAL_PACKAGES
 from groundwork.testing.inventory import InventoryHost, load_inventory, ssh_config_for
 
@@ -117,7 +117,7 @@ def test_settings_are_validated_per_host(project):
     assert db1.settings.base.hostname == "db1"
     assert db1.settings.base.journald_max_use == "1G"
     assert isinstance(db1.settings, SimpleNamespace)
-    assert sorted(vars(db1.settings)) == ["base"]
+    assert sorted(vars(db1.settings)) == sorted(cls.prefix for cls in COMPONENTS)
 
 
 def test_relative_path_from_the_project_dir(tmp_path, monkeypatch):
