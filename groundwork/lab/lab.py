@@ -191,3 +191,28 @@ def _write_ssh_files(state: LabState) -> None:
 def run_on(name: str, command: str, timeout: float = 60, stdin: str | None = None):
     """Run a shell command on a lab host; the CompletedProcess, like ssh's."""
     return run(*ssh_argv(name, [command]), check=False, timeout=timeout, input=stdin)
+
+
+# Prints how a TCP connection to argv[1]:argv[2] ends: open, refused, or the error.
+_PROBE = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).close()
+except ConnectionRefusedError:
+    print("refused")
+except OSError as exc:
+    print(type(exc).__name__)
+else:
+    print("open")
+"""
+
+
+def probe_tcp(on: str, address: str, port: int) -> str:
+    """From lab host `on`, how a TCP connection to address:port ends:
+    "open", "refused", or the error's name ("TimeoutError": filtered)."""
+    import shlex
+
+    result = run_on(on, f"python3 -c {shlex.quote(_PROBE)} {address} {port}", timeout=30)
+    if result.returncode != 0:
+        raise LabError(f"probe from {on} failed: {result.stderr.strip()}")
+    return result.stdout.strip()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from groundwork.lab import lab
 from groundwork.lab.lab import run_on
+from groundwork.lab.state import LabState
 from groundwork.testing.converge import converge
 
 LAB_INVENTORY = "inventories/lab.py"
@@ -26,8 +28,6 @@ def can_log_in(password: str) -> bool:
 def postgres(lab_hosts):
     result = converge(LAB_INVENTORY, DEPLOY)
     assert result.ok, result.describe()
-    yield
-    converge(LAB_INVENTORY, DEPLOY)  # back to group_data/lab.py
 
 
 def test_changing_a_role_password_applies_on_the_next_converge(postgres):
@@ -62,3 +62,17 @@ def test_a_broken_setting_never_reaches_the_running_server(postgres):
     assert fixed.ok, fixed.describe()
     for action in ("reload", "restart"):
         assert run_on("lab1", f"test -e /var/lib/groundwork/pending/postgresql@17-main.{action}").returncode == 1
+
+
+def test_postgres_is_closed_to_another_lab_host(lab_hosts):
+    """Only a second host can show it; this test replaces the lab and leaves a fresh lab1."""
+    lab.up(["lab1", "lab2"])
+    try:
+        result = converge(LAB_INVENTORY, DEPLOY, extra_args=["--limit", "lab1"])
+        assert result.ok, result.describe()
+        lab1 = LabState.load().hosts["lab1"].address
+        assert lab.probe_tcp("lab2", lab1, 22) == "open"  # the network is there ...
+        assert lab.probe_tcp("lab2", lab1, 5432) in ("refused", "TimeoutError")  # ... Postgres is not
+        assert lab.probe_tcp("lab1", "127.0.0.1", 5432) == "open"
+    finally:
+        lab.up(["lab1"])

@@ -33,24 +33,8 @@ NEW_PASSWORD = "lab-redis-new-app-password-not-secret"
 LAB_DATA = {k: v for k, v in runpy.run_path(str(ROOT / "group_data" / "lab.py")).items() if k.startswith("redis_")}
 SETTINGS = build(RedisSettings, LAB_DATA, "lab")
 
-# Prints how a TCP connection to argv[1]:argv[2] ends: open, refused, or the error.
-PROBE = """
-import socket, sys
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).close()
-except ConnectionRefusedError:
-    print("refused")
-except OSError as exc:
-    print(type(exc).__name__)
-else:
-    print("open")
-"""
-
-
 def probe(on: str, address: str, port: int) -> str:
-    result = lab.run_on(on, f"python3 -c {shlex.quote(PROBE)} {address} {port}", timeout=30)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return lab.probe_tcp(on, address, port)
 
 
 def redis_as(on: str, user: str, password: str, *args: str) -> subprocess.CompletedProcess:
