@@ -1,7 +1,7 @@
 """Which hosts play which role, from inventory groups.
 
-Roles are inventory groups: `db` (PostgreSQL), `cache` (Redis); later `app`,
-`worker`, `web`, `backup`. A role no host is grouped into falls to every host,
+Roles are inventory groups: `db` (PostgreSQL), `cache` (Redis), `app`
+(Gunicorn), `worker` (Celery); later `web`, `backup`. A role no host is grouped into falls to every host,
 so a one-host inventory without groups runs the whole stack.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-ROLES = ("db", "cache")
+ROLES = ("db", "cache", "app", "worker")
 
 
 def has_role(host_groups: Iterable[str], role: str, inventory_groups: Iterable[Iterable[str]]) -> bool:
@@ -25,3 +25,11 @@ def host_has_role(host, role: str) -> bool:
     from pyinfra import context
 
     return has_role(host.groups, role, (h.groups for h in context.state.inventory))
+
+
+def first_host_with_role(role: str):
+    """The one host that runs what must run once (migrations, Celery beat)."""
+    from pyinfra import context
+
+    everyone = [h.groups for h in context.state.inventory]
+    return next((h for h in context.state.inventory if has_role(h.groups, role, everyone)), None)

@@ -1,5 +1,6 @@
 """Typed, validated per-component settings read from pyinfra host data."""
 
+from groundwork.settings.app import AppSettings, CelerySettings
 from groundwork.settings.base import BaseSettings
 from groundwork.settings.redis import RedisSettings
 from groundwork.settings.postgres import PostgresSettings
@@ -16,6 +17,7 @@ from groundwork.settings.schema import (
 # Every component appends its settings class here, so validate_host knows all prefixes.
 COMPONENTS: list[type[ComponentSettings]] = [BaseSettings, PostgresSettings]
 COMPONENTS.append(RedisSettings)
+COMPONENTS += [AppSettings, CelerySettings]
 
 __all__ = [
     "COMPONENTS",

@@ -75,7 +75,7 @@ def test_up_after_a_crash_cleans_up_then_down_leaves_nothing(lab_cli):
     again = cli("up")
     assert again.returncode == 0, again.stderr
     assert [h["name"] for h in json.loads(cli("status", "--json").stdout)["hosts"]] == ["lab1"]
-    assert sorted(network.list_lab_netns()) == ["gwlab-lab1"]
+    assert sorted(network.list_lab_netns()) == [f"{network.NETNS_PREFIX}lab1"]
 
     assert cli("down").returncode == 0
     assert lab_leftovers() == []

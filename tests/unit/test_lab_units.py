@@ -223,7 +223,7 @@ def test_host_route_overlap_names_the_route(fake_host_network):
 
 def test_routes_on_the_lab_bridge_and_loopback_do_not_count(fake_host_network):
     fake_host_network["routes"] = [
-        {"dst": "172.31.213.0/24", "dev": "gwlab0", "protocol": "kernel"},
+        {"dst": "172.31.213.0/24", "dev": network.BRIDGE, "protocol": "kernel"},
         {"dst": "127.0.0.0/8", "dev": "lo", "type": "local"},
         {"dst": "default", "gateway": "172.31.213.1", "dev": "eth0"},
         {"type": "unreachable", "dev": "lo"},  # no dst at all

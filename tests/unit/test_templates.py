@@ -112,5 +112,7 @@ def test_known_templates_are_all_found():
 
 @pytest.mark.parametrize("path", ALL_TEMPLATES, ids=lambda p: p.relative_to(TEMPLATES).as_posix())
 def test_every_template_starts_with_the_header(path):
-    first_line = path.read_text().split("\n", 1)[0]
+    lines = path.read_text().split("\n", 2)
+    # A script's first line must be its interpreter; the header comes right after.
+    first_line = lines[1] if lines[0].startswith("#!") else lines[0]
     assert first_line == HEADER
