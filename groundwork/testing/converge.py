@@ -43,9 +43,12 @@ def converge(
     extra_args: list[str] | None = None,
     timeout: float = 1800,
     cwd: Path = ROOT,
+    json_output: bool = True,
 ) -> ConvergeResult:
+    """`json_output=False` when a test reads what a failing command printed:
+    pyinfra's --json mode leaves commands' output out of its log."""
     pyinfra = Path(sys.executable).with_name("pyinfra")
-    argv = [str(pyinfra), "-y", "--json", str(inventory), str(deploy)]
+    argv = [str(pyinfra), "-y", *(["--json"] if json_output else []), str(inventory), str(deploy)]
     for key, value in (data or {}).items():
         text = value if isinstance(value, str) else json.dumps(value)
         argv += ["--data", f"{key}={text}"]

@@ -7,14 +7,18 @@ import os
 import pytest
 
 from groundwork.lab import lab
+from groundwork.testing.converge import converge
+
+LATE_MODULES = ["test_postgres.py", "test_redis.py", "test_lab_lifecycle.py"]
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-    # The lab's own life-cycle tests take the shared lab down: run them last.
-    items.sort(key=lambda item: item.path.name == "test_lab_lifecycle.py")
+    # Modules that replace the shared lab run after those that use it as the
+    # full stack left it; the lab's own life-cycle tests take it down: last.
+    items.sort(key=lambda item: LATE_MODULES.index(item.path.name) if item.path.name in LATE_MODULES else -1)
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +31,11 @@ def lab_hosts():
     finally:
         lab.down()
 
+
+
+@pytest.fixture(scope="session")
+def full_stack(lab_hosts):
+    """The first converge of deploys/full.py on the fresh lab host."""
+    result = converge("inventories/lab.py", "deploys/full.py")
+    assert result.ok, result.describe()
+    return result

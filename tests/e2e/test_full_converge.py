@@ -16,10 +16,8 @@ LAB_INVENTORY = "inventories/lab.py"
 
 
 @pytest.fixture(scope="module")
-def first_converge(lab_hosts):
-    result = converge(LAB_INVENTORY, "deploys/full.py")
-    assert result.ok, result.describe()
-    return result
+def first_converge(full_stack):
+    return full_stack
 
 
 def test_first_converge_changes_the_fresh_host(first_converge):

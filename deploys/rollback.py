@@ -1,0 +1,22 @@
+"""Rollback: put the app back on the release before the current one.
+
+    pyinfra inventories/prod.py deploys/rollback.py
+
+The same health gate as a deploy applies. The next converge of deploys/app.py
+or deploys/full.py rolls forward to what app_source builds again: change or
+pin app_source first if the newer release must stay off.
+"""
+
+from pyinfra import host
+from pyinfra.operations import server
+
+from groundwork.deploy import settings_for
+from groundwork.topology import host_has_role
+
+settings = settings_for(host, deploying=["app"])
+
+if host_has_role(host, "app") and settings.app.source:
+    server.shell(
+        name=f"Go back to the previous release of {settings.app.name}",
+        commands=[f"groundwork-activate-{settings.app.name} --previous"],
+    )

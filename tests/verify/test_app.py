@@ -1,0 +1,75 @@
+"""The app and its Celery units, verified on the `app`/`worker` hosts of any inventory."""
+
+from __future__ import annotations
+
+import pytest
+
+from groundwork.components.app import curl_target
+
+
+def _app(settings):
+    if not settings.app.source:
+        pytest.skip("no app_source for this host")
+    return settings.app
+
+
+@pytest.mark.group("app")
+def test_app_answers_its_health_check(host, settings):
+    app = _app(settings)
+    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {curl_target(app)}{app.health_path}")
+    assert code == "200"
+
+
+@pytest.mark.group("app")
+def test_app_service_is_enabled_and_running(host, settings):
+    service = host.service(f"{_app(settings).name}.service")
+    assert service.is_enabled and service.is_running
+
+
+@pytest.mark.group("app")
+def test_app_user_cannot_log_in(host, settings):
+    user = host.user(_app(settings).name)
+    assert user.exists and user.shell in ("/usr/sbin/nologin", "/bin/false")
+
+
+@pytest.mark.group("app")
+def test_release_files_belong_to_root_and_the_app_cannot_write_them(host, settings):
+    name = _app(settings).name
+    assert host.check_output(f"find /srv/{name} ! -user root -print -quit") == ""
+    assert host.check_output(f"find /srv/{name} -perm /022 ! -type l -print -quit") == ""
+
+
+@pytest.mark.group("app")
+def test_environment_file_is_root_only(host, settings):
+    env = host.file(f"/etc/{_app(settings).name}/env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+
+
+@pytest.mark.group("app")
+def test_current_is_a_complete_release_and_old_ones_are_pruned(host, settings):
+    app = _app(settings)
+    current = host.check_output(f"readlink /srv/{app.name}/current")
+    assert current.startswith("releases/")
+    assert host.file(f"/srv/{app.name}/{current}/.complete").exists
+    releases = host.check_output(f"ls -1 /srv/{app.name}/releases").split()
+    assert 1 <= len(releases) <= app.keep_releases
+
+
+@pytest.mark.group("app")
+def test_units_are_sandboxed(host, settings):
+    name = _app(settings).name
+    units = [f"{name}.service"]
+    if settings.celery.app:
+        units += [f"{name}-celery-worker.service", f"{name}-celery-beat.service"]
+    for unit in units:
+        # --threshold is exposure x 10: 20 means "2.0 or better".
+        result = host.run(f"systemd-analyze security --threshold=20 {unit}")
+        assert result.rc == 0, f"{unit}: {result.stdout[-300:]}"
+
+
+@pytest.mark.group("worker")
+def test_celery_worker_is_running(host, settings):
+    if not settings.app.source or not settings.celery.app:
+        pytest.skip("no Celery app for this host")
+    worker = host.service(f"{settings.app.name}-celery-worker.service")
+    assert worker.is_enabled and worker.is_running
