@@ -93,8 +93,11 @@ def input_digest(source: Path, kind: str, constraints: Path | None, requirements
 
 
 def build_release(
-    source: str | Path, server: str, extra: list[str], constraints: str | Path | None, target: Target
+    source: str | Path, server: str, extra: list[str], constraints: str | Path | None, target: Target,
+    salt: str = "",
 ) -> Release:
+    """The release for these inputs; `salt` is what else shapes a release on
+    the host (the static-files command), so changing it makes a new release."""
     source = Path(source).resolve()
     constraints = Path(constraints).resolve() if constraints else None
     if constraints and not constraints.is_file():
@@ -105,7 +108,7 @@ def build_release(
     manifest = cache / "release.json"
     if manifest.exists():
         data = json.loads(manifest.read_text())
-        return Release(data["id"], cache / "release.tar", tuple(data["requirements"]))
+        return Release(_release_id(data["sha256"], salt), cache / "release.tar", tuple(data["requirements"]))
 
     with tempfile.TemporaryDirectory(prefix="groundwork-build-") as tmp:
         work = Path(tmp)
@@ -135,9 +138,15 @@ def build_release(
         cache.mkdir(parents=True, exist_ok=True)
         tarball = cache / "release.tar"
         _deterministic_tar(work, ["requirements.txt", "wheels"], tarball)
-    release_id = hashlib.sha256(tarball.read_bytes()).hexdigest()[:12]
-    manifest.write_text(json.dumps({"id": release_id, "requirements": pins}, indent=2) + "\n")
-    return Release(release_id, tarball, tuple(pins))
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps({"sha256": digest, "requirements": pins}, indent=2) + "\n")
+    return Release(_release_id(digest, salt), tarball, tuple(pins))
+
+
+def _release_id(tarball_sha256: str, salt: str) -> str:
+    if not salt:
+        return tarball_sha256[:12]
+    return hashlib.sha256(f"{tarball_sha256}\0{salt}".encode()).hexdigest()[:12]
 
 
 def _pin(wheel_name: str) -> str:

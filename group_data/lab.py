@@ -17,3 +17,5 @@ app_migrate_command = "demoapp-migrate"
 app_workers = 2
 celery_app = "demoapp.tasks:celery_app"
 celery_concurrency = 2
+app_static_command = "echo 'User-agent: *' > \"$STATIC_ROOT/robots.txt\""
+app_config_files = [{"src": "examples/demoapp/deploy/demoapp.ini.j2", "dest": "/etc/demoapp/demoapp.ini"}]

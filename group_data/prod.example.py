@@ -13,3 +13,11 @@ base_extra_packages = ["htop"]
 # Redis (deploys/redis.py; hosts in the `cache` group, or every host)
 # redis_app_password = "..."            # required where Redis runs; 16+ characters
 # redis_maxmemory_policy = "noeviction"  # when this Redis is also the Celery broker
+
+# The app (deploys/app.py; hosts in `app`, Celery on `worker`, or every host)
+# app_name = "myapp"
+# app_source = "../myapp"                  # project dir, .whl, or requirements .txt
+# app_callable = "myapp.asgi:app"          # or "myapp.wsgi:app" with app_server = "wsgi"
+# app_migrate_command = "alembic upgrade head"
+# app_environment = {"SECRET_KEY": "..."}  # lands in /etc/myapp/env (0600)
+# celery_app = "myapp.tasks:celery_app"

@@ -88,7 +88,10 @@ def build_for_host(settings: AppSettings) -> Release:
     source = Path(settings.source)
     if not source.exists():
         raise PyinfraError(f"app_source: nothing at {source.resolve()}")
-    return build_release(source, settings.server, list(settings.extra_requirements), settings.constraints, target)
+    return build_release(
+        source, settings.server, list(settings.extra_requirements), settings.constraints, target,
+        salt=settings.static_command or "",
+    )
 
 
 @deploy("App")

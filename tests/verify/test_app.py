@@ -73,3 +73,32 @@ def test_celery_worker_is_running(host, settings):
         pytest.skip("no Celery app for this host")
     worker = host.service(f"{settings.app.name}-celery-worker.service")
     assert worker.is_enabled and worker.is_running
+
+
+@pytest.mark.group("app")
+def test_app_commands_run_as_the_app_user_with_its_environment(host, settings):
+    name = _app(settings).name
+    out = host.check_output(
+        f"{name}-run sh -c 'id -un; test -n \"$DATABASE_URL\" && echo has-env; touch /var/lib/{name}/.probe && echo data-writable'"
+    )
+    assert out.split() == [name, "has-env", "data-writable"]
+    assert host.run(f"{name}-run sh -c 'touch /srv/{name}/current/x'").rc != 0  # releases stay read-only
+
+
+@pytest.mark.group("app")
+def test_config_files_from_your_templates_are_in_place(host, settings):
+    app = _app(settings)
+    for config in app.config_files:
+        f = host.file(config.dest)
+        assert f.exists and (f.user, f.group, f.mode) == ("root", app.name, int(config.mode, 8))
+        assert "managed by groundwork" in f.content_string
+
+
+@pytest.mark.group("app")
+def test_static_files_are_collected_into_the_release(host, settings):
+    app = _app(settings)
+    if not app.static_command:
+        pytest.skip("no app_static_command")
+    static = f"/srv/{app.name}/current/static"
+    assert host.file(static).is_directory and host.file(static).user == "root"
+    assert host.check_output(f"find {static} -type f | head -1") != ""
