@@ -28,7 +28,7 @@ def ensure_packages(packages: Iterable[str], name: str | None = None) -> None:
     if host.name not in _refreshed:
         apt.update(
             name="Refresh apt package lists",
-            cache_time=settings_for(host).base.apt_cache_max_age or None,
+            cache_time=settings_for(host, deploying=["base"]).base.apt_cache_max_age or None,
         )
         _refreshed.add(host.name)
     apt.packages(

@@ -33,3 +33,27 @@ def first_host_with_role(role: str):
 
     everyone = [h.groups for h in context.state.inventory]
     return next((h for h in context.state.inventory if has_role(h.groups, role, everyone)), None)
+
+
+def roles_of(host, roles: Iterable[str] = (*ROLES, "web")) -> frozenset[str]:
+    """The roles a pyinfra host of the current run plays (a role nobody has falls to every host)."""
+    return frozenset(role for role in roles if host_has_role(host, role))
+
+
+def hosts_in_group(group: str) -> list:
+    """The hosts of the current run in `group`, and none when nobody is in it.
+
+    For roles that must not fall to every host, like `backup`: without a
+    backup host there is simply no off-host copy.
+    """
+    from pyinfra import context
+
+    return [h for h in context.state.inventory if group in h.groups]
+
+
+def hosts_with_role(role: str) -> list:
+    """Every host of the current run that plays `role` (see has_role)."""
+    from pyinfra import context
+
+    everyone = [h.groups for h in context.state.inventory]
+    return [h for h in context.state.inventory if has_role(h.groups, role, everyone)]

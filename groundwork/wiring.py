@@ -87,3 +87,19 @@ def app_environment(settings, host_has_role) -> dict[str, str]:
                 "(deriving it across hosts comes with the fleet support)"
             )
     return env
+
+
+def nginx_upstream(settings, host_has_role):
+    """What nginx on this host proxies to: the app's Gunicorn here."""
+    from .components.app import gunicorn_bind
+    from .components.edge import Upstream
+
+    app = settings.app
+    if not app.source:
+        raise PyinfraError("nginx_server_names: nginx needs an app to proxy to; set app_source")
+    if not host_has_role("app"):
+        raise PyinfraError(
+            "nginx: the app role is on other hosts; proxying across hosts comes with the fleet support"
+        )
+    static_root = f"/srv/{app.name}/current/static" if app.static_command else None
+    return Upstream(app.name, (gunicorn_bind(app),), static_root)

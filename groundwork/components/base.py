@@ -1,18 +1,60 @@
-"""Base: identity, packages, clock, locale and journald on every host."""
+"""Base: identity, packages, clock, locale, journald and the security baseline on every host.
+
+The baseline (docs/baseline.md): admin users with keys and sudo, sudo with
+use_pty and a log, an sshd drop-in (key-only, root login off once an admin
+can log in instead, optional port move without lock-out), unattended security
+upgrades, fail2ban's sshd jail, a swap file on small hosts, systemd-timesyncd,
+network sysctl hardening. Files that a broken version would turn into a
+lock-out (sshd, sudoers) go live only after their checker accepts them.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import shlex
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.files import Link
-from pyinfra.operations import files, server
+from pyinfra.api.operation import OperationMeta
+from pyinfra.api.util import get_template
+from pyinfra.facts.files import File, Link, Sha256File
+from pyinfra.operations import files, server, systemd
 
 from ..changes import ServiceChanges
 from ..packages import ensure_packages
 from ..paths import HOST_STATE_DIR, template
-from ..settings.base import BaseSettings
+from ..facts.baseline import ContainerType, Swaps, Sysctls
+from ..facts.host import MemoryBytes
+from ..settings.base import BaseSettings, swap_size_bytes
+
+logger = logging.getLogger("groundwork.base")
+
+SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-groundwork.conf"
+SUDOERS_DROP_IN = "/etc/sudoers.d/groundwork"
+SWAP_FILE = "/swapfile"
+# Network hardening only: nothing here changes how a web app's connections
+# behave. log_martians is left out: ufw's /etc/ufw/sysctl.conf sets it to 0 on
+# each reload, and two owners of a value would flip it run after run.
+NET_SYSCTLS = {
+    "net.ipv4.conf.all.accept_redirects": "0",
+    "net.ipv4.conf.default.accept_redirects": "0",
+    "net.ipv6.conf.all.accept_redirects": "0",
+    "net.ipv6.conf.default.accept_redirects": "0",
+    "net.ipv4.conf.all.secure_redirects": "0",
+    "net.ipv4.conf.default.secure_redirects": "0",
+    "net.ipv4.conf.all.send_redirects": "0",
+    "net.ipv4.conf.default.send_redirects": "0",
+    "net.ipv4.conf.all.accept_source_route": "0",
+    "net.ipv4.conf.default.accept_source_route": "0",
+    "net.ipv6.conf.all.accept_source_route": "0",
+    "net.ipv4.conf.all.rp_filter": "1",
+    "net.ipv4.conf.default.rp_filter": "1",
+    "net.ipv4.icmp_echo_ignore_broadcasts": "1",
+    "net.ipv4.icmp_ignore_bogus_error_responses": "1",
+    "net.ipv4.tcp_syncookies": "1",
+}
 
 
 @deploy("Base")
@@ -27,6 +69,19 @@ def deploy_base(settings: BaseSettings) -> None:
     set_timezone(settings.timezone)
     set_locale(settings.locale)
     configure_journald(settings.journald_max_use)
+    container = host.get_fact(ContainerType)
+    create_admin_users(settings)
+    configure_sudo(settings)
+    harden_sshd(settings)
+    if settings.unattended_upgrades:
+        configure_unattended_upgrades(settings)
+    if settings.fail2ban:
+        configure_fail2ban(settings)
+    configure_swap(settings, container)
+    if settings.time_sync:
+        configure_time_sync(container)
+    if settings.sysctl_hardening:
+        harden_sysctls()
 
 
 def set_hostname(hostname: str) -> None:
@@ -88,3 +143,180 @@ def configure_journald(max_use: str) -> None:
     ))
     journald.apply()
 
+
+
+# --- files that must pass a checker before they go live -------------------------------------
+
+
+def install_checked(name: str, path: str, dest: str, check: str, mode: str = "0644", **variables) -> OperationMeta:
+    """Render templates/`path` to `dest` only if `check` then passes; else put the old file back.
+
+    The rendered text is kept in groundwork's state dir; the install runs when it
+    changed there or the live file differs from it (a run that died in between).
+    """
+    content = get_template(template(path)).render(**variables)
+    staged_path = f"{HOST_STATE_DIR}/staged{dest}"
+    files.directory(name=f"Create the staging directory for {dest}", path=staged_path.rsplit("/", 1)[0], mode="0700")
+    staged = files.put(name=f"Stage {dest}", src=StringIO(content), dest=staged_path, mode="0600")
+    differs = host.get_fact(Sha256File, path=dest) != hashlib.sha256(content.encode()).hexdigest()
+    live, new, prev = (shlex.quote(p) for p in (dest, dest + ".groundwork-new", dest + ".groundwork-prev"))
+    return server.shell(
+        name=name,
+        commands=[
+            f"install -m {mode} -o root -g root {shlex.quote(staged_path)} {new}",
+            f"if [ -e {live} ]; then cp -a {live} {prev}; fi; mv -f {new} {live}; "
+            f"if ! out=$({check} 2>&1); then echo \"$out\" >&2; "
+            f"if [ -e {prev} ]; then mv -f {prev} {live}; else rm -f {live}; fi; exit 1; fi; rm -f {prev}",
+        ],
+        _if=lambda: differs or staged.did_change(),
+    )
+
+
+# --- admin users, sudo, sshd -------------------------------------------------------------------
+
+
+def create_admin_users(settings: BaseSettings) -> None:
+    for user in settings.admin_users:
+        server.user(
+            name=f"Create the admin user {user.name} with its SSH keys",
+            user=user.name, shell="/bin/bash", home=f"/home/{user.name}", create_home=True,
+            public_keys=list(user.ssh_keys), delete_keys=True,
+        )
+
+
+def configure_sudo(settings: BaseSettings) -> None:
+    install_checked(
+        "Upload the sudoers drop-in (use_pty, log, admin users), checked by visudo -c",
+        "etc/sudoers.d/groundwork", SUDOERS_DROP_IN, "visudo -c", mode="0440",
+        log=settings.sudo_log, users=[u.name for u in settings.admin_users if u.sudo],
+    )
+
+
+def connection(data=None) -> tuple[int, str | None]:
+    """(port, user) the inventory connects with."""
+    data = host.data if data is None else data
+    return int(data.get("ssh_port") or 22), data.get("ssh_user")
+
+
+def sshd_ports(settings: BaseSettings, port_in_use: int) -> list[int]:
+    """The wanted port, and the port in use beside it until the inventory moves to the new one."""
+    wanted = settings.ssh_port or port_in_use
+    return [wanted] if wanted == port_in_use else [wanted, port_in_use]
+
+
+def harden_sshd(settings: BaseSettings) -> None:
+    port_in_use, user = connection()
+    as_root = user in (None, "root")
+    permit = settings.permit_root_login(as_root)
+    if settings.ssh_permit_root_login == "no" and permit != "no":
+        logger.warning(
+            "%s: root login stays key-only (prohibit-password): this inventory connects as root. "
+            "Connect as an admin user with _sudo=True, then run again.", host.name,
+        )
+    ports = sshd_ports(settings, port_in_use)
+    if len(ports) > 1:
+        logger.warning(
+            "%s: sshd listens on %s and %s; deploys/firewall.py opens %s and proves a fresh session "
+            "on it; then set ssh_port=%s in the inventory and run again to close %s.",
+            host.name, ports[0], port_in_use, ports[0], ports[0], port_in_use,
+        )
+    sshd = ServiceChanges("ssh", action="reload", check="sshd -t")
+    sshd.watch(install_checked(
+        "Upload the sshd hardening drop-in, checked by sshd -t",
+        "etc/ssh/sshd_config.d/00-groundwork.conf", SSHD_DROP_IN, "sshd -t",
+        ports=ports, permit_root_login=permit,
+        max_auth_tries=settings.ssh_max_auth_tries, login_grace_time=settings.ssh_login_grace_time,
+        client_alive_interval=settings.ssh_client_alive_interval,
+        client_alive_count_max=settings.ssh_client_alive_count_max,
+        allow_forwarding=settings.ssh_allow_forwarding,
+    ))
+    sshd.apply()
+
+
+# --- the rest of the baseline --------------------------------------------------------------------
+
+
+def configure_unattended_upgrades(settings: BaseSettings) -> None:
+    ensure_packages(["unattended-upgrades"], name="Install unattended-upgrades")
+    files.template(
+        name="Switch on the daily unattended upgrade",
+        src=template("etc/apt/apt.conf.d/20auto-upgrades"),
+        dest="/etc/apt/apt.conf.d/20auto-upgrades", mode="0644",
+    )
+    files.template(
+        name="Upload the unattended-upgrades policy (security only, reboot window)",
+        src=template("etc/apt/apt.conf.d/52groundwork-unattended-upgrades"),
+        dest="/etc/apt/apt.conf.d/52groundwork-unattended-upgrades", mode="0644",
+        reboot=settings.unattended_reboot, reboot_time=settings.unattended_reboot_time,
+    )
+
+
+def configure_fail2ban(settings: BaseSettings) -> None:
+    # python3-systemd: the journal backend; iptables: the ban action.
+    ensure_packages(["fail2ban", "python3-systemd", "iptables"], name="Install fail2ban")
+    port_in_use, _ = connection()
+    fail2ban = ServiceChanges("fail2ban", action="restart", check="fail2ban-client -t")
+    fail2ban.watch(files.template(
+        name="Upload the fail2ban sshd jail",
+        src=template("etc/fail2ban/jail.d/groundwork.local"),
+        dest="/etc/fail2ban/jail.d/groundwork.local", mode="0644",
+        ports=sshd_ports(settings, port_in_use),
+        maxretry=settings.fail2ban_maxretry, findtime=settings.fail2ban_findtime, bantime=settings.fail2ban_bantime,
+    ))
+    fail2ban.apply()
+    systemd.service(name="Enable and start fail2ban", service="fail2ban", running=True, enabled=True)
+
+
+def configure_swap(settings: BaseSettings, container: str) -> None:
+    swaps = host.get_fact(Swaps)
+    existing = sum(size for path, size in swaps.items() if path != SWAP_FILE)
+    size = swap_size_bytes(settings.swap, settings.swap_size_mb, host.get_fact(MemoryBytes), existing)
+    if SWAP_FILE in swaps or size == 0:
+        return
+    if container != "none":
+        # The kernel refuses swapon inside a container (EPERM): the host's swap is shared.
+        logger.warning("%s: no swap file: this host is a %s container, where swapon is refused", host.name, container)
+        return
+    mib = size // (1024 * 1024)
+    if host.get_fact(File, path=SWAP_FILE) is None:
+        server.shell(
+            name=f"Create the {mib} MiB swap file {SWAP_FILE}",
+            commands=[f"dd if=/dev/zero of={SWAP_FILE} bs=1M count={mib} status=none",
+                      f"chmod 600 {SWAP_FILE}", f"mkswap {SWAP_FILE}"],
+        )
+    server.shell(name=f"Switch on the swap file {SWAP_FILE}", commands=[f"swapon {SWAP_FILE}"])
+    files.line(
+        name="Add the swap file to /etc/fstab", path="/etc/fstab",
+        line=rf"^{SWAP_FILE}\s", replace=f"{SWAP_FILE} none swap sw 0 0",
+    )
+
+
+def configure_time_sync(container: str) -> None:
+    ensure_packages(["systemd-timesyncd"], name="Install systemd-timesyncd")
+    # systemd-timesyncd.service has ConditionVirtualization=!container: in a
+    # container the host's clock is the container's and the unit is skipped,
+    # not failed. Enabled either way; started only where it can run.
+    systemd.service(
+        name="Enable systemd-timesyncd", service="systemd-timesyncd",
+        running=None if container != "none" else True, enabled=True,
+    )
+
+
+def harden_sysctls() -> None:
+    files.template(
+        name="Upload the network sysctl hardening",
+        src=template("etc/sysctl.d/90-groundwork.conf"),
+        dest="/etc/sysctl.d/90-groundwork.conf", mode="0644",
+        settings=sorted(NET_SYSCTLS.items()),
+    )
+    current = host.get_fact(Sysctls, keys=sorted(NET_SYSCTLS))
+    to_set = [k for k, v in NET_SYSCTLS.items() if current.get(k, (None, False))[0] != v and current[k][1]]
+    read_only = [k for k, v in NET_SYSCTLS.items() if current.get(k, (None, False))[0] not in (v, None) and not current[k][1]]
+    if read_only:
+        # A container's /proc/sys is read-only: the file applies at the next boot of a real host.
+        logger.warning("%s: sysctls read-only here, not applied: %s", host.name, ", ".join(sorted(read_only)))
+    if to_set:
+        server.shell(
+            name="Apply the network sysctl hardening",
+            commands=[f"sysctl -q -w {k}={NET_SYSCTLS[k]}" for k in sorted(to_set)],
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .acme import ca_bundle, directory_url
 from .state import LabState, lab_dir
 from .system import LabError
 
@@ -22,6 +23,10 @@ def lab_groups() -> dict[str, list[tuple[str, dict]]]:
                 "ssh_known_hosts_file": str(state.known_hosts),
                 "ssh_strict_host_key_checking": "yes",
                 "base_hostname": host.name,
+                # The lab's own ACME CA (pebble on the gateway) and its name for the host.
+                "certbot_server": directory_url(state),
+                "certbot_ca_bundle": str(ca_bundle(state)),
+                "nginx_server_names": [f"{host.name}.groundwork.test"],
             },
         )
         for group in ["lab", *host.groups]:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from . import hosts, network
+from .acme import ca_bundle, directory_url, start_acme
 from .image import ensure_image
 from .services import start_apt_cache, stop_service, terminate
 from .state import DEFAULT_SUBNET, LabHost, LabState, lab_dir
@@ -76,6 +77,7 @@ def up(specs: list[str], count: int | None = None, subnet: str | None = None) ->
             hosts.boot(state, host, root)
         for host in state.hosts.values():
             hosts.wait_until_reachable(state, host)
+        start_acme(state)
     except BaseException:
         down(quiet=True)
         raise
@@ -114,20 +116,28 @@ def down(quiet: bool = False) -> None:
 def _stop_unrecorded_processes() -> None:
     """Processes of this lab whose PIDs a crash kept from the state file.
 
-    Matched by this lab's own directory in their command line (the host tree
-    for systemd-nspawn, the config dir for apt-cacher-ng), never by name alone.
+    Matched by this lab's own directory, never by name alone: in the command
+    line (the host tree for systemd-nspawn, the config for apt-cacher-ng and
+    pebble) or as the working directory (pebble-challtestsrv).
     """
     markers = [
         ("systemd-nspawn", f"--directory={lab_dir() / 'hosts'}/"),
         ("apt-cacher-ng", str(lab_dir() / "apt-cacher-ng")),
+        ("pebble", str(lab_dir() / "acme")),
     ]
+    acme = str(lab_dir() / "acme")
     for pid_dir in Path("/proc").iterdir():
         if not pid_dir.name.isdigit() or int(pid_dir.name) == os.getpid():
             continue
         pid = int(pid_dir.name)
-        for program, marker in markers:
-            if is_our_process(pid, program, marker):
-                terminate(pid, timeout=30)
+        try:
+            in_acme_dir = os.readlink(pid_dir / "cwd") == acme
+        except OSError:
+            in_acme_dir = False
+        if any(is_our_process(pid, program, marker) for program, marker in markers) or (
+            in_acme_dir and is_our_process(pid, "pebble-challtestsrv")
+        ):
+            terminate(pid, timeout=30)
 
 
 def status() -> dict:
@@ -138,6 +148,8 @@ def status() -> dict:
         "running": True,
         "subnet": state.subnet,
         "gateway": state.gateway,
+        "acme_directory": directory_url(state),
+        "acme_ca_bundle": str(ca_bundle(state)),
         "ssh_config": str(state.ssh_config),
         "hosts": [
             {

@@ -15,6 +15,10 @@ LAB_TOOLS = {
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
     "ip": "iproute2",
+    "pebble": "pebble",
+    "pebble-challtestsrv": "pebble",
+    "openssl": "openssl",
+    "curl": "curl",
 }
 
 
@@ -39,7 +43,12 @@ def require_root() -> None:
 
 def ensure_lab_tools() -> None:
     """Install the lab's apt dependencies on first use."""
-    missing = sorted({pkg for cmd, pkg in LAB_TOOLS.items() if shutil.which(cmd) is None})
+    ensure_apt_packages(LAB_TOOLS)
+
+
+def ensure_apt_packages(tools: dict[str, str]) -> None:
+    """Install the Debian packages (values) of the commands (keys) not on PATH."""
+    missing = sorted({pkg for cmd, pkg in tools.items() if shutil.which(cmd) is None})
     if not missing:
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")

@@ -1,7 +1,8 @@
-"""Settings of the ``base`` component: identity, clock, locale and essential packages."""
+"""Settings of the ``base`` component: identity, clock, locale, packages and the security baseline (SSH, sudo, updates, fail2ban, swap, sysctl)."""
 
+import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from groundwork.settings.schema import ComponentSettings, matches, setting
 
@@ -30,9 +31,43 @@ def _non_negative(value: int) -> str | None:
     return None if value >= 0 else f"expected a number of seconds >= 0, got {value!r}"
 
 
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else f"expected a port from 1 to 65535, got {value!r}"
+
+
+def _between(low: int, high: int, unit: str):
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"expected {low} to {high} {unit}, got {value!r}"
+
+    return check
+
+
+_USER = matches(r"[a-z_][a-z0-9_-]{0,31}", "a user name of lowercase letters, digits, '_', '-'")
+
+
+def _user_name(value: str) -> str | None:
+    if value == "root":
+        return "expected a user other than 'root', got 'root'"
+    return _USER(value)
+
+
+def _keys(values: tuple[str, ...]) -> str | None:
+    for value in values:
+        if not re.fullmatch(r"(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/=]+(?: .*)?", value.strip()):
+            return f"expected OpenSSH public keys like 'ssh-ed25519 AAAA... comment', got {value[:30]!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class AdminUser:
+    name: str = setting(doc="Login name.", check=_user_name)
+    ssh_keys: list[str] = setting(default_factory=list, doc="OpenSSH public keys allowed to log in.", check=_keys)
+    sudo: bool = setting(True, doc="Passwordless sudo (the user has no password).")
+
+
 @dataclass(frozen=True)
 class BaseSettings(ComponentSettings):
-    """Identity, clock, locale, essential packages and journald on every host (deploys/base.py)."""
+    """Identity, clock, locale, packages, journald, SSH hardening and admin users, sudo, security updates, fail2ban, swap, time sync, sysctl on every host (deploys/base.py)."""
 
     prefix: ClassVar[str] = "base"
 
@@ -76,3 +111,117 @@ class BaseSettings(ComponentSettings):
         doc="journald SystemMaxUse; caps the disk the journal takes.",
         check=matches(r"\d+[KMGT]?", "a size like '500M' (digits, then optionally K, M, G or T)"),
     )
+
+    # --- SSH (sshd drop-in, admin users) ---------------------------------------------------
+    admin_users: list[AdminUser] = setting(
+        default_factory=list,
+        doc=(
+            "Admin users created with their SSH keys and passwordless sudo; once one exists and the "
+            "inventory no longer connects as root, root login is switched off."
+        ),
+    )
+    ssh_port: int | None = setting(
+        None,
+        doc=(
+            "Port sshd should listen on; null keeps the port the inventory connects on. A new port is "
+            "added beside the old one until the inventory's ssh_port says the new one (docs/baseline.md)."
+        ),
+        check=_port,
+    )
+    ssh_permit_root_login: Literal["auto", "prohibit-password", "no"] = setting(
+        "auto",
+        doc=(
+            "auto: 'no' once an admin user with keys exists and the inventory does not connect as root, "
+            "else 'prohibit-password' (keys only); 'no' requires both."
+        ),
+    )
+    ssh_allow_forwarding: bool = setting(
+        False, doc="Allow TCP, agent, unix-socket and X11 forwarding over SSH."
+    )
+    ssh_max_auth_tries: int = setting(
+        3, doc="sshd MaxAuthTries (1 to 4).", check=_between(1, 4, "attempts")
+    )
+    ssh_login_grace_time: int = setting(
+        30, doc="sshd LoginGraceTime in seconds (1 to 60).", check=_between(1, 60, "seconds")
+    )
+    ssh_client_alive_interval: int = setting(
+        300, doc="sshd ClientAliveInterval: seconds between keep-alive probes of an idle client.",
+        check=_between(1, 3600, "seconds"),
+    )
+    ssh_client_alive_count_max: int = setting(
+        2, doc="sshd ClientAliveCountMax: unanswered probes before the session is dropped.",
+        check=_between(1, 10, "probes"),
+    )
+
+    # --- the rest of the baseline ---------------------------------------------------------------
+    unattended_upgrades: bool = setting(
+        True, doc="Install security updates daily with unattended-upgrades."
+    )
+    unattended_reboot: bool = setting(
+        False, doc="Let unattended-upgrades reboot the host when an update needs it, at unattended_reboot_time."
+    )
+    unattended_reboot_time: str = setting(
+        "03:30", doc="Time of day (HH:MM, host time zone) of an automatic reboot.",
+        check=matches(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", "a time like '03:30'"),
+    )
+    fail2ban: bool = setting(True, doc="Run fail2ban with an sshd jail reading the systemd journal.")
+    fail2ban_maxretry: int = setting(
+        5, doc="Failed SSH logins within fail2ban_findtime that ban an address.", check=_between(1, 100, "failures")
+    )
+    fail2ban_findtime: str = setting(
+        "10m", doc="fail2ban findtime (e.g. '10m').", check=matches(r"[0-9]+[smhdw]?", "a duration like '10m'")
+    )
+    fail2ban_bantime: str = setting(
+        "1h", doc="fail2ban bantime (e.g. '1h').", check=matches(r"[0-9]+[smhdw]?", "a duration like '1h'")
+    )
+    swap: Literal["auto", "on", "off"] = setting(
+        "auto",
+        doc="Swap file /swapfile: auto makes one on hosts with less than 4 GiB RAM that have no swap yet.",
+    )
+    swap_size_mb: int | None = setting(
+        None, doc="Swap file size in MiB; null derives it from RAM (RAM up to 2 GiB, then 2 GiB).",
+        check=_between(64, 1024 * 1024, "MiB"),
+    )
+    time_sync: bool = setting(True, doc="Keep the clock in sync with systemd-timesyncd.")
+    sysctl_hardening: bool = setting(
+        True, doc="Network sysctl hardening (redirects, source routes, rp_filter, syncookies)."
+    )
+    sudo_log: str = setting(
+        "/var/log/sudo.log", doc="File sudo logs every command to.",
+        check=matches(r"/[A-Za-z0-9_./-]+", "an absolute path"),
+    )
+
+    def cross_check(self):
+        names = [u.name for u in self.admin_users]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                yield f"admin_users[{i}].name", f"expected unique names, got {name!r} twice"
+        if self.ssh_permit_root_login == "no" and not any(u.ssh_keys for u in self.admin_users):
+            yield "ssh_permit_root_login", (
+                "expected 'auto' or 'prohibit-password' while no admin user with ssh_keys is set, got 'no' "
+                "(that would lock everyone out)"
+            )
+
+    def permit_root_login(self, connects_as_root: bool) -> str:
+        """PermitRootLogin for a run whose inventory connects as root (or not)."""
+        admin = any(u.ssh_keys for u in self.admin_users)
+        if self.ssh_permit_root_login == "prohibit-password" or connects_as_root or not admin:
+            return "prohibit-password"
+        return "no"
+
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+def swap_size_bytes(mode: str, size_mb: int | None, memory_bytes: int, existing_swap_bytes: int) -> int:
+    """Size of the swap file to make, 0 for none.
+
+    auto: only on hosts under 4 GiB of RAM with no swap yet; on: always;
+    the size is swap_size_mb, else RAM up to 2 GiB, rounded down to whole MiB.
+    """
+    if mode == "off" or (mode == "auto" and (memory_bytes >= 4 * GIB or existing_swap_bytes > 0)):
+        return 0
+    if size_mb is not None:
+        return size_mb * MIB
+    return max(64 * MIB, min(memory_bytes, 2 * GIB) // MIB * MIB)

@@ -112,6 +112,7 @@ def test_settings_are_validated_per_host(project):
         extra_packages=(),
         apt_cache_max_age=86400,
         journald_max_use="200M",
+        admin_users=(),
     )
     assert db1.settings.base.timezone == "Europe/Berlin"
     assert db1.settings.base.hostname == "db1"

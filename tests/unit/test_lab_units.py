@@ -453,8 +453,14 @@ def test_lab_groups_from_saved_state(lab_home):
         "ssh_known_hosts_file": str(lab_home / "known_hosts"),
         "ssh_strict_host_key_checking": "yes",
     }
-    db1 = ("db1", {"ssh_hostname": "172.31.213.10", **common, "base_hostname": "db1"})
-    app1 = ("app1", {"ssh_hostname": "172.31.213.11", **common, "base_hostname": "app1"})
+    acme = {
+        "certbot_server": "https://172.31.213.1:14000/dir",
+        "certbot_ca_bundle": str(lab_home / "acme" / "listener-ca.pem"),
+    }
+    db1 = ("db1", {"ssh_hostname": "172.31.213.10", **common, "base_hostname": "db1", **acme,
+                   "nginx_server_names": ["db1.groundwork.test"]})
+    app1 = ("app1", {"ssh_hostname": "172.31.213.11", **common, "base_hostname": "app1", **acme,
+                     "nginx_server_names": ["app1.groundwork.test"]})
 
     groups = lab_groups()
 
@@ -468,6 +474,9 @@ def test_lab_groups_from_saved_state(lab_home):
         "ssh_known_hosts_file",
         "ssh_strict_host_key_checking",
         "base_hostname",
+        "certbot_server",
+        "certbot_ca_bundle",
+        "nginx_server_names",
     ]
 
 

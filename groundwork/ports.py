@@ -1,0 +1,76 @@
+"""The port contract: components declare what they need opened, and to whom.
+
+Only the firewall deploy turns these openings into ufw rules; no component
+calls ufw itself. `openings()` is the one place that knows which component
+needs which port:
+
+- SSH: the port sshd is asked to listen on (base_ssh_port), and the port the
+  inventory connects on while the two differ (never lock the operator out).
+- HTTP/HTTPS: 80 and 443 on hosts with the `web` role (nginx), open to anyone.
+- Postgres (postgres_port) on `db` hosts and Redis (redis_port) on `cache`
+  hosts: open only to the addresses of the *other* hosts that use them
+  (`app` and `worker` hosts), so closed entirely on a one-host setup.
+
+A host's address is its host data `private_address` when set, else its
+`ssh_hostname`, else its inventory name: set `private_address` where hosts
+talk to each other over a private network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+ANY = "any"
+# Roles whose hosts connect to the data tier.
+DATA_CLIENT_ROLES = ("app", "worker")
+
+
+@dataclass(frozen=True)
+class Opening:
+    port: int
+    proto: str = "tcp"
+    sources: tuple[str, ...] = (ANY,)  # "any", or addresses / networks
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Another host of the inventory: its address and roles."""
+
+    address: str
+    roles: frozenset[str]
+
+
+def host_address(data) -> str | None:
+    """The address other hosts reach a host on: private_address, else ssh_hostname."""
+    return data.get("private_address") or data.get("ssh_hostname")
+
+
+def openings(
+    settings: SimpleNamespace,
+    roles: Iterable[str],
+    peers: Iterable[Peer] = (),
+    ssh_port_in_use: int | None = None,
+) -> list[Opening]:
+    """What must be open on a host with `settings` and `roles`, given the other hosts."""
+    roles = set(roles)
+    peers = list(peers)
+    in_use = ssh_port_in_use or 22
+    ssh_port = settings.base.ssh_port or in_use
+    result = [Opening(ssh_port, comment="ssh")]
+    if in_use != ssh_port:
+        result.append(Opening(in_use, comment="ssh"))
+    if "web" in roles:
+        result += [Opening(80, comment="http"), Opening(443, comment="https")]
+    clients = tuple(sorted({p.address for p in peers if p.roles & set(DATA_CLIENT_ROLES) and p.address}))
+    if clients:
+        if "db" in roles:
+            result.append(Opening(settings.postgres.port, sources=clients, comment="postgres"))
+        if "cache" in roles:
+            result.append(Opening(settings.redis.port, sources=clients, comment="redis"))
+    firewall = getattr(settings, "firewall", None)
+    for extra in getattr(firewall, "extra_openings", ()):
+        result.append(Opening(extra.port, extra.proto, tuple(extra.sources), extra.comment))
+    return result
