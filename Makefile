@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/groundwork lab up
 	$(BIN)/pyinfra -y inventories/lab.py deploys/full.py
 	@echo
-	@echo "Converged deploys/full.py on the lab:"
+	@echo "Converged deploys/full.py on the lab (the example app in examples/demoapp):"
 	@$(BIN)/groundwork lab status
 	@echo
 	@echo "  shell:   $(BIN)/groundwork lab ssh lab1"

@@ -38,6 +38,12 @@ def _lab(args: argparse.Namespace) -> int:
                     f"{h['name']}\t{h['address']}\t{state}\tgroups: {groups}\t"
                     f"ssh {h['ssh_user']}@{h['address']} -p {h['ssh_port']} -i {h['ssh_key']}"
                 )
+            for h in info["hosts"]:
+                site = f"{h['name']}.groundwork.test"
+                print(
+                    f"site of {h['name']} (once converged): curl -s --resolve {site}:443:{h['address']} "
+                    f"--cacert {info['acme_root']} https://{site}/health"
+                )
         return 0
     if args.lab_command == "ssh":
         argv = lab.ssh_argv(args.name, args.remote_command)

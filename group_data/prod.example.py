@@ -21,3 +21,6 @@ base_extra_packages = ["htop"]
 # app_migrate_command = "alembic upgrade head"
 # app_environment = {"SECRET_KEY": "..."}  # lands in /etc/myapp/env (0600)
 # celery_app = "myapp.tasks:celery_app"
+
+# Backups (deploys/backups.py; db hosts; copies go to hosts in the `backup` group)
+# backups_age_recipients = ["age1..."]   # public keys; keep the private key off the hosts

@@ -83,6 +83,12 @@ def start_acme(state: LabState) -> None:
     _start(state, "pebble", ["pebble", "-config", str(config), "-dnsserver", f"{state.gateway}:{DNS_PORT}"],
            env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"})
     wait_for_port(state.gateway, ACME_PORT, 20, "pebble")
+    # What a browser or curl must trust to verify the lab's sites.
+    root_file(state).write_text(pebble_root(state))
+
+
+def root_file(state: LabState) -> Path:
+    return acme_dir(state) / "pebble-root.pem"
 
 
 def _start(state: LabState, name: str, argv: list[str], env: dict[str, str]) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from . import hosts, network
-from .acme import ca_bundle, directory_url, start_acme
+from .acme import ca_bundle, directory_url, root_file, start_acme
 from .image import ensure_image
 from .services import start_apt_cache, stop_service, terminate
 from .state import DEFAULT_SUBNET, LabHost, LabState, lab_dir
@@ -150,6 +150,7 @@ def status() -> dict:
         "gateway": state.gateway,
         "acme_directory": directory_url(state),
         "acme_ca_bundle": str(ca_bundle(state)),
+        "acme_root": str(root_file(state)),
         "ssh_config": str(state.ssh_config),
         "hosts": [
             {
