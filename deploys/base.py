@@ -7,7 +7,7 @@ sysctl); see docs/baseline.md.
 
 from pyinfra import host
 
-from groundwork.components.base import deploy_base
 from groundwork.deploy import settings_for
+from groundwork.stack import run_base
 
-deploy_base(settings_for(host, deploying=["base"]).base)
+run_base(settings_for(host, deploying=["base"]))

@@ -8,20 +8,8 @@ Runs on every host, last in deploys/full.py: SSH (base_ssh_port), 80/443 on
 """
 
 from pyinfra import host
-from pyinfra.context import inventory
 
-from groundwork.components.firewall import deploy_firewall, ssh_port_in_use
 from groundwork.deploy import settings_for
-from groundwork.ports import Peer, host_address, openings
-from groundwork.topology import roles_of
+from groundwork.stack import run_firewall
 
-settings = settings_for(host, deploying=["firewall"])
-
-if settings.firewall.enabled:
-    peers = [Peer(host_address(h.data), roles_of(h)) for h in inventory if h.name != host.name]
-    in_use = ssh_port_in_use()
-    deploy_firewall(
-        settings.firewall,
-        openings(settings, roles_of(host), peers, in_use),
-        ssh_port=settings.base.ssh_port or in_use,
-    )
+run_firewall(settings_for(host, deploying=["firewall"]))

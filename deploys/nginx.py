@@ -7,12 +7,7 @@ Runs on the hosts in the `web` group (every host when there is none).
 
 from pyinfra import host
 
-from groundwork.components.edge import deploy_edge
 from groundwork.deploy import settings_for
-from groundwork.topology import host_has_role
-from groundwork.wiring import nginx_upstream
+from groundwork.stack import run_edge
 
-settings = settings_for(host, deploying=["nginx", "certbot", "app"])
-
-if host_has_role(host, "web"):
-    deploy_edge(settings.nginx, settings.certbot, nginx_upstream(settings, lambda role: host_has_role(host, role)))
+run_edge(settings_for(host, deploying=["nginx", "certbot", "app"]))

@@ -7,11 +7,7 @@ Runs on the hosts in the `db` group (every host when there is none).
 
 from pyinfra import host
 
-from groundwork.components.postgres import deploy_postgres
 from groundwork.deploy import settings_for
-from groundwork.topology import host_has_role
+from groundwork.stack import run_postgres
 
-settings = settings_for(host, deploying=["postgres"])
-
-if host_has_role(host, "db"):
-    deploy_postgres(settings.postgres)
+run_postgres(settings_for(host, deploying=["postgres"]))

@@ -7,11 +7,7 @@ Runs on the hosts in the `cache` group (every host when there is none).
 
 from pyinfra import host
 
-from groundwork.components.redis import deploy_redis
 from groundwork.deploy import settings_for
-from groundwork.topology import host_has_role
+from groundwork.stack import run_redis
 
-settings = settings_for(host, deploying=["redis"])
-
-if host_has_role(host, "cache"):
-    deploy_redis(settings.redis)
+run_redis(settings_for(host, deploying=["redis"]))

@@ -1,0 +1,75 @@
+"""Each component as a step for the current host: whether it runs here (its
+role), and the wiring it needs from the inventory. deploys/full.py runs every
+step in order; each deploys/<component>.py runs its own.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pyinfra import context, host
+
+from .components.app import deploy_app
+from .components.backups import deploy_backup_host, deploy_backups
+from .components.base import deploy_base
+from .components.edge import deploy_edge
+from .components.firewall import deploy_firewall, ssh_port_in_use
+from .components.postgres import deploy_postgres
+from .components.redis import deploy_redis
+from .ports import Peer, host_address, openings
+from .topology import first_host_with_role, host_has_role, hosts_in_group, hosts_with_role, roles_of
+from .wiring import app_environment, nginx_upstream
+
+
+def _here(role: str) -> bool:
+    return host_has_role(host, role)
+
+
+def run_base(settings: SimpleNamespace) -> None:
+    deploy_base(settings.base)
+
+
+def run_postgres(settings: SimpleNamespace) -> None:
+    if _here("db"):
+        deploy_postgres(settings.postgres)
+
+
+def run_redis(settings: SimpleNamespace) -> None:
+    if _here("cache"):
+        deploy_redis(settings.redis)
+
+
+def run_backups(settings: SimpleNamespace) -> None:
+    backup_hosts = [b for b in hosts_in_group("backup") if b.name != host.name]
+    if _here("db"):
+        deploy_backups(settings.backups, postgres_port=settings.postgres.port,
+                       redis_on_host=_here("cache"), backup_hosts=backup_hosts)
+    if "backup" in host.groups:
+        deploy_backup_host(settings.backups, db_hosts=[d for d in hosts_with_role("db") if d.name != host.name])
+
+
+def run_app(settings: SimpleNamespace) -> None:
+    if _here("app") and settings.app.source:
+        deploy_app(
+            settings.app, settings.celery, app_environment(settings, _here),
+            run_migrations=first_host_with_role("app").name == host.name,
+            run_worker=_here("worker"),
+            run_beat=first_host_with_role("worker").name == host.name,
+        )
+
+
+def run_edge(settings: SimpleNamespace) -> None:
+    if _here("web"):
+        deploy_edge(settings.nginx, settings.certbot, nginx_upstream(settings, _here))
+
+
+def run_firewall(settings: SimpleNamespace) -> None:
+    """Last: every component above has declared its ports by now."""
+    if settings.firewall.enabled:
+        peers = [Peer(host_address(h.data), roles_of(h)) for h in context.state.inventory if h.name != host.name]
+        in_use = ssh_port_in_use()
+        deploy_firewall(settings.firewall, openings(settings, roles_of(host), peers, in_use),
+                        ssh_port=settings.base.ssh_port or in_use)
+
+
+STEPS = (run_base, run_postgres, run_redis, run_backups, run_app, run_edge, run_firewall)
