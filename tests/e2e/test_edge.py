@@ -106,3 +106,19 @@ def test_testssl_finds_nothing_high_or_critical(edge):
     offered = {f["id"]: f["finding"] for f in findings}
     assert offered["TLS1"] == "not offered" and offered["TLS1_1"] == "not offered"
     assert offered["TLS1_2"].startswith("offered") and offered["TLS1_3"].startswith("offered")
+
+
+def test_adding_a_name_expands_the_certificate_on_the_next_converge(edge):
+    names = [SITE, f"www.{SITE}"]
+    sans = "openssl x509 -in /etc/letsencrypt/live/demoapp/cert.pem -noout -ext subjectAltName"
+    try:
+        expanded = converge(LAB_INVENTORY, "deploys/nginx.py", data={"nginx_server_names": names})
+        assert expanded.ok, expanded.describe()
+        assert f"Edge | Get a certificate for {', '.join(sorted(names))}" in expanded.changed["lab1"]
+        assert all(f"DNS:{n}" in run_on("lab1", sans).stdout for n in names)
+        again = converge(LAB_INVENTORY, "deploys/nginx.py", data={"nginx_server_names": names})
+        assert again.ok and again.changed == {}, again.describe()  # no ACME request for an unchanged site
+    finally:
+        back = converge(LAB_INVENTORY, "deploys/nginx.py")
+    assert back.ok, back.describe()
+    assert f"DNS:www.{SITE}" not in run_on("lab1", sans).stdout
