@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from groundwork.lab import lab
 from groundwork.lab.lab import run_on
-from groundwork.paths import ROOT
 from groundwork.testing.converge import converge
+from groundwork.testing.verify import count_tests, run_verify
 
 LAB_INVENTORY = "inventories/lab.py"
 KEEP = 3
@@ -242,14 +241,8 @@ def test_truncated_dump_fails_the_drill_loudly(converged, keypair):
 
 def test_verify_suite_passes_against_the_lab(converged):
     assert start("groundwork-backup.service").returncode == 0
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/verify/test_backups.py", "--inventory", LAB_INVENTORY,
-         "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    summary = proc.stdout.strip().splitlines()[-1]
-    tests = sum(1 for line in (ROOT / "tests/verify/test_backups.py").read_text().splitlines() if line.startswith("def test_"))
+    summary = run_verify("tests/verify/test_backups.py", inventory=LAB_INVENTORY)
+    tests = count_tests("tests/verify/test_backups.py")
     assert summary.startswith(f"{tests} passed"), summary
 
 

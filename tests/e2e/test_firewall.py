@@ -10,15 +10,13 @@ firewall drops times out ("TimeoutError": filtered).
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from groundwork.lab import lab
 from groundwork.lab.state import LabState
-from groundwork.paths import ROOT
 from groundwork.testing.converge import converge
+from groundwork.testing.verify import run_verify
 
 LAB_INVENTORY = "inventories/lab.py"
 HOSTS = ["lab1", "lab2"]
@@ -80,10 +78,5 @@ def test_ufw_default_denies_incoming(converged):
 
 
 def test_verify_suite_passes_against_the_lab(converged):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/verify/test_firewall.py", "tests/verify/test_sshd.py",
-         "--inventory", LAB_INVENTORY, "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "failed" not in proc.stdout.strip().splitlines()[-1]
+    summary = run_verify("tests/verify/test_firewall.py", "tests/verify/test_sshd.py", inventory=LAB_INVENTORY)
+    assert "failed" not in summary

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
-from groundwork.paths import ROOT
 from groundwork.testing.converge import converge
+from groundwork.testing.verify import run_verify
 
 from groundwork.lab.lab import run_on as lab_ssh
 
@@ -34,12 +32,7 @@ def test_second_converge_changes_nothing(first_converge):
 
 
 def test_verify_suite_passes_against_the_lab(first_converge):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/verify", "--inventory", LAB_INVENTORY, "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    summary = proc.stdout.strip().splitlines()[-1]
+    summary = run_verify("tests/verify", inventory=LAB_INVENTORY)
     assert " passed" in summary and "failed" not in summary and "skipped" not in summary, summary
 
 

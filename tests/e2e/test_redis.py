@@ -11,7 +11,6 @@ import json
 import runpy
 import shlex
 import subprocess
-import sys
 
 import pytest
 
@@ -22,6 +21,7 @@ from groundwork.paths import ROOT
 from groundwork.settings import build
 from groundwork.settings.redis import RedisSettings
 from groundwork.testing.converge import converge
+from groundwork.testing.verify import count_tests, run_verify
 from groundwork.testing.secrets import with_secret
 
 LAB_INVENTORY = "inventories/lab.py"
@@ -100,16 +100,10 @@ def test_second_converge_changes_nothing(first_converge):
 
 
 def test_verify_suite_passes_against_the_lab(first_converge):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/verify/test_redis.py", "--inventory", LAB_INVENTORY,
-         "-q", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    summary = proc.stdout.strip().splitlines()[-1]
+    summary = run_verify("tests/verify/test_redis.py", inventory=LAB_INVENTORY)
     assert " passed" in summary and "failed" not in summary and "skipped" not in summary, summary
     # Every verify test ran on both hosts.
-    tests = sum(1 for line in (ROOT / "tests/verify/test_redis.py").read_text().splitlines() if line.startswith("def test_"))
+    tests = count_tests("tests/verify/test_redis.py")
     assert summary.startswith(f"{tests * len(HOSTS)} passed"), summary
 
 
