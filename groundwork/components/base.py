@@ -4,7 +4,9 @@ The baseline (docs/baseline.md): admin users with keys and sudo, sudo with
 use_pty and a log, an sshd drop-in (key-only, root login off once an admin
 can log in instead, optional port move without lock-out), unattended security
 upgrades, fail2ban's sshd jail, a swap file on small hosts, systemd-timesyncd,
-network sysctl hardening. Files that a broken version would turn into a
+network sysctl hardening, and the hardening lynis asks for (login.defs,
+banners, PAM modules, audit tools, module blacklist, core dumps, permissions;
+docs/baseline.md "Hardening"). Files that a broken version would turn into a
 lock-out (sshd, sudoers) go live only after their checker accepts them.
 """
 
@@ -20,6 +22,7 @@ from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import get_template
 from pyinfra.facts.files import File, Link, Sha256File
+from pyinfra.facts.server import Arch
 from pyinfra.operations import files, server, systemd
 
 from ..changes import ServiceChanges
@@ -32,11 +35,24 @@ from ..settings.base import BaseSettings, swap_size_bytes
 logger = logging.getLogger("groundwork.base")
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-groundwork.conf"
+SSHD_SESSIONS_DROP_IN = "/etc/ssh/sshd_config.d/01-groundwork-sessions.conf"
 SUDOERS_DROP_IN = "/etc/sudoers.d/groundwork"
 SWAP_FILE = "/swapfile"
 # Network hardening only: nothing here changes how a web app's connections
 # behave. log_martians is left out: ufw's /etc/ufw/sysctl.conf sets it to 0 on
 # each reload, and two owners of a value would flip it run after run.
+# Packages lynis asks for: $TMP per user, password strength, package
+# verification and versions, services on outdated libraries, change logs
+# before upgrades, performance accounting.
+HARDENING_PACKAGES = [
+    "libpam-tmpdir", "libpam-passwdqc", "debsums", "apt-show-versions", "needrestart",
+    "apt-listchanges", "sysstat", "rkhunter",
+]
+AIDE_DB = "/var/lib/aide/aide.db"
+RKHUNTER_DB = "/var/lib/rkhunter/db/rkhunter.dat"
+# Lynis's profile: cron's files only for root, sshd_config too.
+ROOT_ONLY_DIRS = ["/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly", "/etc/cron.weekly", "/etc/cron.monthly"]
+ROOT_ONLY_FILES = ["/etc/crontab", "/etc/ssh/sshd_config"]
 NET_SYSCTLS = {
     "net.ipv4.conf.all.accept_redirects": "0",
     "net.ipv4.conf.default.accept_redirects": "0",
@@ -82,6 +98,8 @@ def deploy_base(settings: BaseSettings) -> None:
         configure_time_sync(container)
     if settings.sysctl_hardening:
         harden_sysctls()
+    if settings.hardening:
+        harden_host(settings)
 
 
 def set_hostname(hostname: str) -> None:
@@ -177,10 +195,17 @@ def install_checked(name: str, path: str, dest: str, check: str, mode: str = "06
 
 def create_admin_users(settings: BaseSettings) -> None:
     for user in settings.admin_users:
-        server.user(
+        created = server.user(
             name=f"Create the admin user {user.name} with its SSH keys",
             user=user.name, shell="/bin/bash", home=f"/home/{user.name}", create_home=True,
             public_keys=list(user.ssh_keys), delete_keys=True,
+        )
+        # useradd copies login.defs' PASS_MAX_DAYS into the new account; an
+        # expired password would make PAM refuse even a key login, and admin
+        # users have no password: no ageing for them.
+        server.shell(
+            name=f"No password ageing for the admin user {user.name}",
+            commands=[f"chage -M -1 -m 0 {shlex.quote(user.name)}"], _if=created.did_change,
         )
 
 
@@ -229,6 +254,11 @@ def harden_sshd(settings: BaseSettings) -> None:
         client_alive_interval=settings.ssh_client_alive_interval,
         client_alive_count_max=settings.ssh_client_alive_count_max,
         allow_forwarding=settings.ssh_allow_forwarding,
+    ))
+    sshd.watch(install_checked(
+        "Upload the sshd session limit drop-in, checked by sshd -t",
+        "etc/ssh/sshd_config.d/01-groundwork-sessions.conf", SSHD_SESSIONS_DROP_IN, "sshd -t",
+        max_sessions=settings.ssh_max_sessions,
     ))
     sshd.apply()
 
@@ -319,4 +349,89 @@ def harden_sysctls() -> None:
         server.shell(
             name="Apply the network sysctl hardening",
             commands=[f"sysctl -q -w {k}={NET_SYSCTLS[k]}" for k in sorted(to_set)],
+        )
+
+
+# --- hardening from lynis's audit (docs/baseline.md, "Hardening") ------------------------------
+
+
+def harden_host(settings: BaseSettings) -> None:
+    ensure_packages(HARDENING_PACKAGES, name="Install the hardening and audit packages")
+    login_defs = {
+        "PASS_MAX_DAYS": settings.password_max_days,
+        "PASS_MIN_DAYS": settings.password_min_days,
+        "PASS_WARN_AGE": settings.password_warn_days,
+        "SHA_CRYPT_MIN_ROUNDS": settings.password_hash_rounds,
+        "SHA_CRYPT_MAX_ROUNDS": settings.password_hash_rounds,
+    }
+    for key, value in login_defs.items():
+        files.line(
+            name=f"Set {key} in /etc/login.defs", path="/etc/login.defs",
+            line=rf"^#?\s*{key}\s.*$", replace=f"{key}\t{value}",
+        )
+    for path in ("etc/issue", "etc/issue.net"):
+        files.template(
+            name=f"Upload the legal banner /{path}", src=template(path), dest=f"/{path}",
+            user="root", group="root", mode="0644", banner=settings.login_banner.strip(),
+        )
+    files.template(
+        name="Upload the kernel module blacklist",
+        src=template("etc/modprobe.d/groundwork-blacklist.conf"),
+        dest="/etc/modprobe.d/groundwork-blacklist.conf", mode="0644",
+        modules=list(dict.fromkeys(settings.disabled_kernel_modules)),
+    )
+    for path in ("etc/security/limits.d/groundwork.conf", "etc/systemd/coredump.conf.d/groundwork.conf"):
+        if settings.core_dumps:
+            files.file(name=f"Remove the core dump limit /{path}", path=f"/{path}", present=False)
+        else:
+            files.template(name=f"Upload the core dump limit /{path}", src=template(path), dest=f"/{path}", mode="0644")
+    files.template(
+        name="Upload the needrestart policy (list, never restart from apt)",
+        src=template("etc/needrestart/conf.d/groundwork.conf"),
+        dest="/etc/needrestart/conf.d/groundwork.conf", mode="0644",
+    )
+    files.line(
+        name="Switch on sysstat's data collection", path="/etc/default/sysstat",
+        line=r"^#?\s*ENABLED=.*$", replace='ENABLED="true"',
+    )
+    systemd.service(name="Enable and start sysstat", service="sysstat", running=True, enabled=True)
+    files.line(
+        name="Let debsums check installed files weekly", path="/etc/default/debsums",
+        line=r"^#?\s*CRON_CHECK=.*$", replace="CRON_CHECK=weekly",
+    )
+    # rkhunter: a daily scan, and its file properties refreshed after every apt
+    # run (else each upgrade reads as tampering). No database downloads.
+    for key, value in (("CRON_DAILY_RUN", "true"), ("APT_AUTOGEN", "true")):
+        files.line(
+            name=f"Set rkhunter's {key}", path="/etc/default/rkhunter",
+            line=rf"^#?\s*{key}=.*$", replace=f'{key}="{value}"',
+        )
+    if not host.get_fact(File, path=RKHUNTER_DB):
+        server.shell(name="Record rkhunter's baseline of file properties", commands=["rkhunter --propupd --nocolors >/dev/null"])
+    if settings.file_integrity:
+        # AIDE: a database of file checksums, checked daily by aide-common's
+        # dailyaidecheck; made once here (aideinit scans the whole disk).
+        ensure_packages(["aide", "aide-common"], name="Install AIDE")
+        if not host.get_fact(File, path=AIDE_DB):
+            server.shell(name="Build AIDE's first database", commands=["aideinit --yes --force >/dev/null"])
+    # Interactive login shells only (/etc/profile): an admin's new files are
+    # not world-readable. Services and pyinfra's own commands keep their umask.
+    lines = [f"umask {settings.shell_umask}"]
+    if settings.shell_timeout:
+        lines += [f"TMOUT={settings.shell_timeout}", "readonly TMOUT", "export TMOUT"]
+    files.block(
+        name="Set the umask and idle timeout of login shells", path="/etc/profile",
+        marker="# {mark} groundwork: login shell umask and idle timeout", content="\n".join(lines),
+    )
+    # The assembler binutils brings (rkhunter needs binutils) only for root:
+    # a dpkg-statoverride, so upgrades keep the mode.
+    # The fact is read before this run installs binutils: a missing file is
+    # handled by the command itself, so the first run already restricts it.
+    path = f"/usr/bin/{host.get_fact(Arch)}-linux-gnu-as"
+    info = host.get_fact(File, path=path)
+    if not info or info.get("mode") != 750:
+        server.shell(
+            name=f"Restrict {path} to root",
+            commands=[f"if [ -e {path} ]; then dpkg-statoverride --remove {path} 2>/dev/null || true; "
+                      f"dpkg-statoverride --update --add root root 0750 {path}; fi"],
         )

@@ -27,6 +27,16 @@ ESSENTIAL_PACKAGES = [
 ]
 
 
+DEFAULT_BANNER = (
+    "Authorized access only. This system is private property and its use is subject to the owner's policy. "
+    "Activity is monitored and logged; by continuing you consent to this. Unauthorized access is prohibited "
+    "and may be reported to law enforcement for criminal prosecution."
+)
+
+# Rare network protocols and removable storage a server does not use.
+DISABLED_KERNEL_MODULES = ["dccp", "sctp", "rds", "tipc", "usb-storage", "firewire-core"]
+
+
 def _non_negative(value: int) -> str | None:
     return None if value >= 0 else f"expected a number of seconds >= 0, got {value!r}"
 
@@ -67,7 +77,7 @@ class AdminUser:
 
 @dataclass(frozen=True)
 class BaseSettings(ComponentSettings):
-    """Identity, clock, locale, packages, journald, SSH hardening and admin users, sudo, security updates, fail2ban, swap, time sync, sysctl on every host (deploys/base.py)."""
+    """Identity, clock, locale, packages, journald, SSH hardening and admin users, sudo, security updates, fail2ban, swap, time sync, sysctl, lynis-driven hardening on every host (deploys/base.py)."""
 
     prefix: ClassVar[str] = "base"
 
@@ -148,6 +158,10 @@ class BaseSettings(ComponentSettings):
         300, doc="sshd ClientAliveInterval: seconds between keep-alive probes of an idle client.",
         check=_between(1, 3600, "seconds"),
     )
+    ssh_max_sessions: int = setting(
+        2, doc="sshd MaxSessions: sessions (shells, SFTP, multiplexed ssh) per SSH connection (1 to 10).",
+        check=_between(1, 10, "sessions"),
+    )
     ssh_client_alive_count_max: int = setting(
         2, doc="sshd ClientAliveCountMax: unanswered probes before the session is dropped.",
         check=_between(1, 10, "probes"),
@@ -189,6 +203,59 @@ class BaseSettings(ComponentSettings):
     sudo_log: str = setting(
         "/var/log/sudo.log", doc="File sudo logs every command to.",
         check=matches(r"/[A-Za-z0-9_./-]+", "an absolute path"),
+    )
+
+    # --- hardening from lynis's audit (docs/baseline.md, "Hardening") ------------------------
+    hardening: bool = setting(
+        True,
+        doc=(
+            "Host hardening from lynis's audit: login.defs password ages and hash rounds, login banners, "
+            "libpam-tmpdir and libpam-passwdqc, audit tools (debsums, apt-show-versions, needrestart, "
+            "apt-listchanges, sysstat, rkhunter), kernel module blacklist, core dumps, cron and sshd_config permissions."
+        ),
+    )
+    login_banner: str = setting(
+        DEFAULT_BANNER,
+        doc="Legal banner written to /etc/issue and /etc/issue.net (no backslashes: getty expands them).",
+        check=lambda v: None if v.strip() and "\\" not in v else "expected non-empty text without backslashes",
+    )
+    password_max_days: int = setting(
+        365, doc="login.defs PASS_MAX_DAYS for users created from now on (admin users get no expiry: they log in with keys).",
+        check=_between(1, 99999, "days"),
+    )
+    password_min_days: int = setting(
+        1, doc="login.defs PASS_MIN_DAYS: days before a password may be changed again.", check=_between(0, 99999, "days")
+    )
+    password_warn_days: int = setting(
+        14, doc="login.defs PASS_WARN_AGE: days of warning before a password expires.", check=_between(0, 99999, "days")
+    )
+    password_hash_rounds: int = setting(
+        100000, doc="login.defs SHA_CRYPT_MIN_ROUNDS and SHA_CRYPT_MAX_ROUNDS for SHA-512 password hashes.",
+        check=_between(5000, 999999999, "rounds"),
+    )
+    disabled_kernel_modules: list[str] = setting(
+        default_factory=lambda: tuple(DISABLED_KERNEL_MODULES),
+        doc=(
+            "Kernel modules blacklisted and refused by modprobe (unused network protocols, USB and FireWire "
+            "storage); setting it replaces the whole list."
+        ),
+        check=lambda values: next(
+            (f"expected kernel module names, got {v!r}" for v in values if not re.fullmatch(r"[a-z0-9_-]+", v)), None
+        ),
+    )
+    file_integrity: bool = setting(
+        True, doc="File integrity checks with AIDE: a checksum database built once, compared daily (with hardening).",
+    )
+    shell_umask: str = setting(
+        "027", doc="umask of interactive login shells (/etc/profile); services and pyinfra's commands keep theirs.",
+        check=matches(r"0?[0-7]{3}", "an octal umask like '027'"),
+    )
+    shell_timeout: int = setting(
+        900, doc="Seconds after which an idle interactive login shell is logged out (TMOUT in /etc/profile); 0 for never.",
+        check=_between(0, 86400, "seconds"),
+    )
+    core_dumps: bool = setting(
+        False, doc="Allow core dumps; false turns them off (limits.d hard limit 0, systemd-coredump Storage=none)."
     )
 
     def cross_check(self):
