@@ -35,7 +35,6 @@ from ..settings.base import BaseSettings, swap_size_bytes
 logger = logging.getLogger("groundwork.base")
 
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-groundwork.conf"
-SSHD_SESSIONS_DROP_IN = "/etc/ssh/sshd_config.d/01-groundwork-sessions.conf"
 SUDOERS_DROP_IN = "/etc/sudoers.d/groundwork"
 SWAP_FILE = "/swapfile"
 # Network hardening only: nothing here changes how a web app's connections
@@ -254,11 +253,6 @@ def harden_sshd(settings: BaseSettings) -> None:
         client_alive_interval=settings.ssh_client_alive_interval,
         client_alive_count_max=settings.ssh_client_alive_count_max,
         allow_forwarding=settings.ssh_allow_forwarding,
-    ))
-    sshd.watch(install_checked(
-        "Upload the sshd session limit drop-in, checked by sshd -t",
-        "etc/ssh/sshd_config.d/01-groundwork-sessions.conf", SSHD_SESSIONS_DROP_IN, "sshd -t",
-        max_sessions=settings.ssh_max_sessions,
     ))
     sshd.apply()
 

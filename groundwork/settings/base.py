@@ -158,10 +158,6 @@ class BaseSettings(ComponentSettings):
         300, doc="sshd ClientAliveInterval: seconds between keep-alive probes of an idle client.",
         check=_between(1, 3600, "seconds"),
     )
-    ssh_max_sessions: int = setting(
-        2, doc="sshd MaxSessions: sessions (shells, SFTP, multiplexed ssh) per SSH connection (1 to 10).",
-        check=_between(1, 10, "sessions"),
-    )
     ssh_client_alive_count_max: int = setting(
         2, doc="sshd ClientAliveCountMax: unanswered probes before the session is dropped.",
         check=_between(1, 10, "probes"),

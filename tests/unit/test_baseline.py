@@ -135,14 +135,12 @@ def test_hardening_defaults():
     assert settings.disabled_kernel_modules == ("dccp", "sctp", "rds", "tipc", "usb-storage", "firewire-core")
     assert (settings.password_max_days, settings.password_min_days, settings.password_warn_days) == (365, 1, 14)
     assert settings.shell_umask == "027" and settings.shell_timeout == 900
-    assert settings.ssh_max_sessions == 2
 
 
 def test_hardening_settings_are_checked():
     assert any("base_login_banner" in p for p in problems_of(base_login_banner="Authorized only \\S"))
     assert any("base_disabled_kernel_modules" in p for p in problems_of(base_disabled_kernel_modules=["usb storage"]))
     assert any("base_shell_umask" in p for p in problems_of(base_shell_umask="22"))
-    assert any("base_ssh_max_sessions" in p for p in problems_of(base_ssh_max_sessions=0))
 
 
 def test_module_blacklist_blacklists_and_refuses_each_module():
@@ -155,8 +153,3 @@ def test_banner_has_the_words_lynis_counts():
     text = get_template(template("etc/issue")).render(banner=base().login_banner).lower()
     words = ["access", "authori", "monitor", "prohibited", "criminal", "law", "consent", "private"]
     assert sum(w in text for w in words) >= 5
-
-
-def test_sshd_sessions_drop_in():
-    text = get_template(template("etc/ssh/sshd_config.d/01-groundwork-sessions.conf")).render(max_sessions=2)
-    assert text.splitlines()[-1] == "MaxSessions 2"

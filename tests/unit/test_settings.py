@@ -367,7 +367,6 @@ def test_describe_base():
         "base_ssh_max_auth_tries",
         "base_ssh_login_grace_time",
         "base_ssh_client_alive_interval",
-        "base_ssh_max_sessions",
         "base_ssh_client_alive_count_max",
         "base_unattended_upgrades",
         "base_unattended_reboot",
