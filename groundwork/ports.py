@@ -7,6 +7,9 @@ needs which port:
 - SSH: the port sshd is asked to listen on (base_ssh_port), and the port the
   inventory connects on while the two differ (never lock the operator out).
 - HTTP/HTTPS: 80 and 443 on hosts with the `web` role (nginx), open to anyone.
+- The app's Gunicorn port (app_port) on `app` hosts: open only to the `web`
+  hosts that proxy to them from other machines (web hosts without an app of
+  their own), so closed when nginx runs beside the app.
 - Postgres (postgres_port) on `db` hosts and Redis (redis_port) on `cache`
   hosts: open only to the addresses of the *other* hosts that use them
   (`app` and `worker` hosts), so closed entirely on a one-host setup.
@@ -70,6 +73,12 @@ def openings(
             result.append(Opening(settings.postgres.port, sources=clients, comment="postgres"))
         if "cache" in roles:
             result.append(Opening(settings.redis.port, sources=clients, comment="redis"))
+    app = getattr(settings, "app", None)
+    if "app" in roles and app is not None and app.source:
+        proxies = tuple(sorted({p.address for p in peers if "web" in p.roles and "app" not in p.roles and p.address}))
+        if proxies:
+            port = int(app.bind.rsplit(":", 1)[1]) if app.bind else app.port
+            result.append(Opening(port, sources=proxies, comment="app"))
     firewall = getattr(settings, "firewall", None)
     for extra in getattr(firewall, "extra_openings", ()):
         result.append(Opening(extra.port, extra.proto, tuple(extra.sources), extra.comment))

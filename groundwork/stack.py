@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from pyinfra import context, host
+from pyinfra.api.exceptions import PyinfraError
 
 from .components.app import deploy_app
 from .components.backups import deploy_backup_host, deploy_backups
@@ -18,11 +19,21 @@ from .components.postgres import deploy_postgres
 from .components.redis import deploy_redis
 from .ports import Peer, host_address, openings
 from .topology import first_host_with_role, host_has_role, hosts_in_group, hosts_with_role, roles_of
-from .wiring import app_environment, nginx_upstream
+from .deploy import validate_inventory
+from .wiring import app_environment, nginx_upstream, wired_settings
 
 
 def _here(role: str) -> bool:
     return host_has_role(host, role)
+
+
+def _inventory() -> list:
+    return list(context.state.inventory)
+
+
+def _settings_of(other) -> SimpleNamespace:
+    """Another host's settings (already validated with everyone's)."""
+    return validate_inventory(deploying=())[other.name]
 
 
 def run_base(settings: SimpleNamespace) -> None:
@@ -49,9 +60,15 @@ def run_backups(settings: SimpleNamespace) -> None:
 
 
 def run_app(settings: SimpleNamespace) -> None:
+    if _here("worker") and not _here("app") and settings.celery.app:
+        raise PyinfraError(
+            f"group worker: {host.name} is not in group app; Celery runs from the app's release, "
+            "so worker hosts must be app hosts too"
+        )
     if _here("app") and settings.app.source:
         deploy_app(
-            settings.app, settings.celery, app_environment(settings, _here),
+            wired_settings(settings, host, _inventory()).app, settings.celery,
+            app_environment(settings, host, _inventory(), _settings_of),
             run_migrations=first_host_with_role("app").name == host.name,
             run_worker=_here("worker"),
             run_beat=first_host_with_role("worker").name == host.name,
@@ -60,7 +77,7 @@ def run_app(settings: SimpleNamespace) -> None:
 
 def run_edge(settings: SimpleNamespace) -> None:
     if _here("web"):
-        deploy_edge(settings.nginx, settings.certbot, nginx_upstream(settings, _here))
+        deploy_edge(settings.nginx, settings.certbot, nginx_upstream(settings, host, _inventory(), _settings_of))
 
 
 def run_firewall(settings: SimpleNamespace) -> None:

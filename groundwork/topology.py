@@ -1,8 +1,12 @@
 """Which hosts play which role, from inventory groups.
 
 Roles are inventory groups: `db` (PostgreSQL), `cache` (Redis), `app`
-(Gunicorn), `worker` (Celery); later `web`, `backup`. A role no host is grouped into falls to every host,
-so a one-host inventory without groups runs the whole stack.
+(Gunicorn), `worker` (Celery), `web` (nginx and certbot); `backup` and
+`replica` are groups that nobody plays unless named. A role no host is grouped
+into falls to every host, so a one-host inventory without groups runs the whole
+stack - except `web` and `worker`, which fall to the hosts of the `app` role:
+without a `web` group, nginx runs on each app host (behind your own balancer),
+and without a `worker` group Celery runs beside the app.
 """
 
 from __future__ import annotations
@@ -10,14 +14,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 ROLES = ("db", "cache", "app", "worker")
+# Roles that, when no host is grouped into them, fall to the hosts of another role.
+FALLS_TO = {"web": "app", "worker": "app"}
 
 
 def has_role(host_groups: Iterable[str], role: str, inventory_groups: Iterable[Iterable[str]]) -> bool:
     """True when a host with `host_groups` plays `role` in an inventory whose
     hosts have `inventory_groups`."""
+    host_groups = list(host_groups)
     if role in host_groups:
         return True
-    return not any(role in groups for groups in inventory_groups)
+    inventory_groups = [list(groups) for groups in inventory_groups]
+    if any(role in groups for groups in inventory_groups):
+        return False
+    if role in FALLS_TO:
+        return has_role(host_groups, FALLS_TO[role], inventory_groups)
+    return True
 
 
 def host_has_role(host, role: str) -> bool:
@@ -57,3 +69,41 @@ def hosts_with_role(role: str) -> list:
 
     everyone = [h.groups for h in context.state.inventory]
     return [h for h in context.state.inventory if has_role(h.groups, role, everyone)]
+
+
+# --- who talks to whom -----------------------------------------------------------------------------
+# Pure functions over host-like objects (`.name`, `.groups`), so the wiring is
+# unit-tested without a run; the pyinfra wrappers pass context.state.inventory.
+
+
+def role_hosts(role: str, hosts: Iterable) -> list:
+    """The hosts among `hosts` that play `role` (see has_role)."""
+    hosts = list(hosts)
+    everyone = [h.groups for h in hosts]
+    return [h for h in hosts if has_role(h.groups, role, everyone)]
+
+
+def upstreams_of(web_host, hosts: Iterable) -> list:
+    """The app hosts nginx on `web_host` proxies to: its own app when it runs
+    one (nginx on each app host), else every app host of the fleet."""
+    hosts = list(hosts)
+    if web_host in role_hosts("app", hosts):
+        return [web_host]
+    return role_hosts("app", hosts)
+
+
+def proxies_of(app_host, hosts: Iterable) -> list:
+    """The web hosts whose nginx proxies to `app_host`."""
+    hosts = list(hosts)
+    return [w for w in role_hosts("web", hosts) if app_host in upstreams_of(w, hosts)]
+
+
+def single_host_with_role(role: str, hosts: Iterable, what: str):
+    """The one host of `role` that others connect to (the Postgres primary, Redis)."""
+    found = role_hosts(role, hosts)
+    if len(found) != 1:
+        names = ", ".join(h.name for h in found) or "none"
+        raise ValueError(
+            f"{what}: expected exactly one host in group {role!r} to connect the app to, found {names}"
+        )
+    return found[0]

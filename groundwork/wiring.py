@@ -1,18 +1,22 @@
-"""What the app is told about the data tier: DATABASE_URL and REDIS_URL.
+"""How the components of a fleet find each other: DATABASE_URL and REDIS_URL
+for the app, where Gunicorn listens, and what nginx proxies to.
 
-The one place that reads another component's settings, so that components
-themselves never do: the app component gets finished URLs.
+The one place that reads another component's (or another host's) settings,
+so that components themselves never do: they get finished values.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 from pyinfra.api.exceptions import PyinfraError
 
+from .ports import host_address
 from .settings.app import AppSettings
 from .settings.postgres import PostgresSettings
 from .settings.redis import RedisSettings
+from .topology import proxies_of, role_hosts, single_host_with_role, upstreams_of
 
 
 def database_url(app: AppSettings, postgres: PostgresSettings, address: str) -> str | None:
@@ -61,45 +65,73 @@ def env_file(variables: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def app_environment(settings, host_has_role) -> dict[str, str]:
+def app_environment(settings, this, hosts, settings_of) -> dict[str, str]:
     """The app's environment: your variables, plus DATABASE_URL and REDIS_URL.
 
-    `settings` is the host's settings namespace; `host_has_role(role)` says
-    whether this host runs a role. Until the fleet work wires private
-    addresses, the data tier must be on the app's own host or given as URLs.
+    `settings` is the host's settings namespace, `this` its pyinfra host among
+    `hosts` (the inventory), `settings_of(h)` another host's settings. The data
+    tier is reached on 127.0.0.1 when it runs here, else on the address of the
+    one `db` (`cache`) host, with that host's ports and users.
     """
     env = dict(settings.app.environment)
     for key, role, make, given in (
-        ("DATABASE_URL", "db", lambda a: database_url(settings.app, settings.postgres, a), settings.app.database_url),
-        ("REDIS_URL", "cache", lambda a: redis_url(settings.app, settings.redis, a), settings.app.redis_url),
+        ("DATABASE_URL", "db", lambda s, a: database_url(settings.app, s.postgres, a), settings.app.database_url),
+        ("REDIS_URL", "cache", lambda s, a: redis_url(settings.app, s.redis, a), settings.app.redis_url),
     ):
         if key in env:
             continue
         if given:
             env[key] = given
-        elif host_has_role(role):
-            url = make("127.0.0.1")
-            if url:
-                env[key] = url
+            continue
+        if this in role_hosts(role, hosts):
+            server, address = this, "127.0.0.1"
         else:
-            raise PyinfraError(
-                f"app_{key.lower()}: the {role} role is on another host; set app_{key.lower()} "
-                "(deriving it across hosts comes with the fleet support)"
-            )
+            try:
+                server = single_host_with_role(role, hosts, f"app_{key.lower()}")
+            except ValueError as exc:
+                raise PyinfraError(f"{exc}; or set app_{key.lower()}") from None
+            address = host_address(server.data)
+        url = make(settings_of(server), address)
+        if url:
+            env[key] = url
     return env
 
 
-def nginx_upstream(settings, host_has_role):
-    """What nginx on this host proxies to: the app's Gunicorn here."""
+def app_listen(app: AppSettings, this, hosts) -> AppSettings:
+    """The app's settings with where Gunicorn listens: its unix socket while
+    only nginx on its own host proxies to it, else TCP on the host's own
+    address (app_port), trusting the X-Forwarded-* headers of those proxies."""
+    remote = [p for p in proxies_of(this, hosts) if p is not this]
+    if not remote:
+        return app
+    proxies = [a for a in (host_address(p.data) for p in remote) if a and a not in app.forwarded_allow_ips]
+    bind = app.bind or f"{_host(host_address(this.data))}:{app.port}"
+    return replace(app, bind=bind, forwarded_allow_ips=[*app.forwarded_allow_ips, *proxies])
+
+
+def nginx_upstream(settings, this, hosts, settings_of):
+    """What nginx on this host proxies to: Gunicorn here, or on every app host."""
     from .components.app import gunicorn_bind
     from .components.edge import Upstream
 
     app = settings.app
     if not app.source:
         raise PyinfraError("nginx_server_names: nginx needs an app to proxy to; set app_source")
-    if not host_has_role("app"):
-        raise PyinfraError(
-            "nginx: the app role is on other hosts; proxying across hosts comes with the fleet support"
-        )
-    static_root = f"/srv/{app.name}/current/static" if app.static_command else None
-    return Upstream(app.name, (gunicorn_bind(app),), static_root)
+    targets = upstreams_of(this, hosts)
+    if not targets:
+        raise PyinfraError("nginx: no host in group 'app' to proxy to")
+    servers = tuple(gunicorn_bind(app_listen(settings_of(h).app, h, hosts)) for h in targets)
+    # Static files are served from the release on the app's own host only.
+    local = targets == [this]
+    static_root = f"/srv/{app.name}/current/static" if app.static_command and local else None
+    return Upstream(app.name, servers, static_root)
+
+
+def wired_settings(settings, this, hosts):
+    """A host's settings as its components get them: with the values derived
+    from the rest of the fleet (where Gunicorn listens). Verify tests check these."""
+    from types import SimpleNamespace
+
+    wired = SimpleNamespace(**vars(settings))
+    wired.app = app_listen(settings.app, this, hosts)
+    return wired

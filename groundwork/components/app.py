@@ -20,6 +20,7 @@ from ..operations.app import install_release
 from ..packages import ensure_packages
 from ..paths import template
 from ..release import Release, build_release
+from ..rollout import switch_release
 from ..settings.app import AppSettings, CelerySettings
 from ..wiring import env_file
 
@@ -76,8 +77,10 @@ def gunicorn_bind(settings: AppSettings) -> str:
 def curl_target(settings: AppSettings) -> str:
     """How the health gate reaches the app from its own host."""
     if settings.bind:
-        port = settings.bind.rsplit(":", 1)[1]
-        return f"http://127.0.0.1:{port}"
+        address, port = settings.bind.rsplit(":", 1)
+        if address in ("0.0.0.0", "[::]", "::", ""):
+            address = "127.0.0.1"
+        return f"http://{address}:{port}"
     return f"--unix-socket {socket_path(settings)} http://localhost"
 
 
@@ -121,10 +124,7 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
                 name=f"Run the migrations of release {release.id}",
                 commands=[f"{name}-run --release {release.id} sh -c {shlex.quote(settings.migrate_command)}"],
             )
-        server.shell(
-            name=f"Switch to release {release.id} behind a health check",
-            commands=[f"groundwork-activate-{name} {release.id}"],
-        )
+        switch_release(name, release.id, settings.rollout_batch)
 
     # Started by the switch above, behind its health check; here only enabled.
     systemd.service(name=f"Enable {name}", service=f"{name}.service", running=None, enabled=True)

@@ -59,8 +59,12 @@ class AppSettings(ComponentSettings):
     max_requests: int = setting(1000, doc="Requests after which a worker is replaced (leaks stay bounded); 0 never.")
     max_requests_jitter: int = setting(100, doc="Random spread added to max_requests so workers do not restart together.")
     bind: str | None = setting(
-        None, doc="TCP address like '0.0.0.0:8000' for a proxy on another host; null binds a unix socket in /run/NAME.",
+        None, doc="TCP address like '10.0.0.5:8000' Gunicorn binds; null binds a unix socket in /run/NAME, or the host's own address and app_port when nginx runs on other hosts.",
         check=matches(r"[\w.:\[\]-]+:\d+", "an address like '0.0.0.0:8000'"),
+    )
+    port: int = setting(
+        8000, doc="TCP port Gunicorn listens on, on the host's own address, when nginx on other hosts (group web) proxies to it.",
+        check=lambda v: None if 1 <= v <= 65535 else f"expected a port from 1 to 65535, got {v}",
     )
     forwarded_allow_ips: list[str] = setting(
         default_factory=lambda: ["127.0.0.1", "::1"], doc="Proxies whose X-Forwarded-* headers the app trusts."
@@ -79,6 +83,10 @@ class AppSettings(ComponentSettings):
     static_command: str | None = setting(None, doc="Command run in each new release to collect static files into STATIC_ROOT.")
     config_files: list[ConfigFile] = setting(default_factory=list, doc="Files rendered from your templates, e.g. a settings module.")
     keep_releases: int = setting(5, doc="Releases kept on the host, the current one included.", check=_positive)
+    rollout_batch: int = setting(
+        1, doc="App hosts that switch to a new release at once; the rollout stops at the first host that fails its health check.",
+        check=_positive,
+    )
     health_path: str = setting("/health", doc="Path polled after a switch; the release must answer 200.", check=_absolute)
     health_timeout: int = setting(60, doc="Seconds a new release has to answer health_path with 200 before it is rolled back.", check=_positive)
 

@@ -21,6 +21,7 @@ from .inventory import InventoryHost, load_inventory, ssh_config_for
 
 _HOSTS = pytest.StashKey[list]()
 _BY_ID = pytest.StashKey[dict]()
+_FLEET = pytest.StashKey[list]()  # every inventory host, --inventory-limit or not
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +49,7 @@ def _hosts(config: pytest.Config) -> list[tuple[InventoryHost, object]]:
             hosts = load_inventory(path)
         except FileNotFoundError as exc:
             raise pytest.UsageError(f"--inventory: {exc}") from None
+        config.stash[_FLEET] = list(hosts)
         limit = config.getoption("--inventory-limit")
         if limit:
             unknown = sorted(set(limit) - {h.name for h in hosts})
@@ -76,7 +78,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("host", [pytest.param(None, marks=pytest.mark.skip(reason="no --inventory given"))])
         return
     groups = [m.args[0] for m in metafunc.definition.iter_markers("group")]
-    everyone = [h.groups for h, _ in pairs]
+    everyone = [h.groups for h in metafunc.config.stash.get(_FLEET, [])]
     selected = [(h, b) for h, b in pairs if all(has_role(h.groups, g, everyone) for g in groups)]
     metafunc.parametrize("host", [b for _, b in selected], ids=[h.name for h, _ in selected])
 
@@ -88,6 +90,10 @@ def inventory_host(request: pytest.FixtureRequest, host) -> InventoryHost:
 
 
 @pytest.fixture
-def settings(inventory_host: InventoryHost):
-    """The host's validated groundwork settings: `settings.base.timezone`, ..."""
-    return inventory_host.settings
+def settings(request: pytest.FixtureRequest, inventory_host: InventoryHost):
+    """The host's validated groundwork settings: `settings.base.timezone`, ...,
+    with what the fleet derives (where Gunicorn listens) filled in."""
+    from ..wiring import wired_settings
+
+    _hosts(request.config)
+    return wired_settings(inventory_host.settings, inventory_host, request.config.stash[_FLEET])
