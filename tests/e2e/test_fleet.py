@@ -98,6 +98,13 @@ def test_the_balancer_spreads_over_both_app_hosts_which_share_one_database(fleet
     assert refused.returncode != 0
 
 
+def test_celery_beat_runs_on_exactly_one_host(fleet):
+    active = {h: lab.run_on(h, "systemctl is-active demoapp-celery-beat.service").stdout.strip() for h in ("app1", "app2")}
+    assert active == {"app1": "active", "app2": "inactive"}, active
+    workers = {h: lab.run_on(h, "systemctl is-active demoapp-celery-worker.service").stdout.strip() for h in ("app1", "app2")}
+    assert workers == {"app1": "active", "app2": "active"}, workers
+
+
 def test_a_release_failing_on_the_first_app_host_stops_the_rollout(fleet, tmp_path):
     before = {h: current_release(h) for h in ("app1", "app2")}
     copy = tmp_path / "demoapp-fleet"
