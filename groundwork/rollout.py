@@ -40,7 +40,8 @@ def _switch(state, host, app_name: str, release_id: str) -> bool:
 def switch_release(app_name: str, release_id: str, batch: int) -> None:
     """The switch to `release_id`, `batch` hosts at a time."""
     python.call(
-        name=f"Switch to release {release_id} behind a health check ({batch} host(s) at a time)",
+        name=f"Switch to release {release_id} behind a health check, "
+        + ("one host at a time" if batch == 1 else f"{batch} hosts at a time"),
         function=_switch, app_name=app_name, release_id=release_id,
         **({"_serial": True} if batch == 1 else {"_parallel": batch}),
     )
