@@ -1,47 +1,95 @@
 """Rolling release switches across the app hosts of a run.
 
-The switch operation runs one host (or one batch) at a time, in inventory
-order, each behind the host's own health gate (groundwork-activate-NAME rolls
-a failed release back by itself). Once a host has failed, the hosts after it
-do not switch: they keep serving the release they have, fail in this run, and
-pyinfra exits non-zero. The first app host runs the migrations and so switches
-first.
+The switch runs one host (or one batch) at a time, in inventory order, each
+behind the host's own health gate (groundwork-activate-NAME rolls a failed
+release back by itself). Once a host has failed - its switch, or anything
+before it in this run - the hosts after it do not switch: they keep serving
+the release they have, fail in this run, and pyinfra exits non-zero. The first
+app host runs the migrations and so switches first.
+
+pyinfra's own `_serial` walks hosts in no fixed order (a set), so the
+operation runs on every host at once and each host's switch waits here for
+the hosts before it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import gevent
+from gevent.event import Event
 from pyinfra import logger
 from pyinfra.api import StringCommand
 from pyinfra.operations import python
 
-# app name -> the host whose switch failed, for this pyinfra process (one run).
-_stopped: dict[str, str] = {}
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Rollout:
+    """One release of one app across the hosts that switch to it in this run."""
+
+    batch: int
+    hosts: list[str] = field(default_factory=list)
+    done: dict[str, Event] = field(default_factory=dict)
+    failed_on: str | None = None
+
+    def add(self, host_name: str) -> None:
+        if host_name not in self.hosts:
+            self.hosts.append(host_name)
+            self.done[host_name] = Event()
+
+    def before(self, host_name: str, inventory_order: list[str]) -> list[str]:
+        """The hosts of the batches before this host's, in inventory order."""
+        order = [name for name in inventory_order if name in self.done]
+        index = order.index(host_name)
+        return order[: index - index % self.batch]
+
+
+# (app name, release id) -> its rollout, for this pyinfra process (one run).
+_rollouts: dict[tuple[str, str], Rollout] = {}
+
+
+def _wait_for_turn(state, rollout: Rollout, host_name: str) -> None:
+    for earlier in rollout.before(host_name, [h.name for h in state.inventory]):
+        while not rollout.done[earlier].is_set():
+            if earlier not in {h.name for h in state.active_hosts}:
+                # It failed before reaching its switch: that stops the rollout too.
+                rollout.failed_on = rollout.failed_on or earlier
+                break
+            gevent.sleep(POLL_SECONDS)
 
 
 def _switch(state, host, app_name: str, release_id: str) -> bool:
-    failed_on = _stopped.get(app_name)
-    if failed_on is not None:
-        host.log_styled(
-            f"Rollout of {app_name} {release_id} stopped: {failed_on} failed its switch; "
-            "this host keeps its current release",
-            fg="red", log_func=logger.error,
+    rollout = _rollouts[(app_name, release_id)]
+    try:
+        _wait_for_turn(state, rollout, host.name)
+        if rollout.failed_on is not None:
+            host.log_styled(
+                f"Rollout of {app_name} {release_id} stopped: {rollout.failed_on} failed; "
+                "this host keeps its current release",
+                fg="red", log_func=logger.error,
+            )
+            return False
+        status, output = host.run_shell_command(
+            StringCommand(f"groundwork-activate-{app_name}", release_id), print_output=state.print_output,
         )
-        return False
-    status, output = host.run_shell_command(
-        StringCommand(f"groundwork-activate-{app_name}", release_id), print_output=state.print_output,
-    )
-    if not status:
-        _stopped[app_name] = host.name
-        for line in output.output_lines[-30:]:
-            host.log_styled(line, log_func=logger.error)
-    return status
+        if not status:
+            rollout.failed_on = rollout.failed_on or host.name
+            for line in output.output_lines[-30:]:
+                host.log_styled(line, log_func=logger.error)
+        return status
+    finally:
+        rollout.done[host.name].set()
 
 
-def switch_release(app_name: str, release_id: str, batch: int) -> None:
-    """The switch to `release_id`, `batch` hosts at a time."""
+def switch_release(host_name: str, app_name: str, release_id: str, batch: int) -> None:
+    """The switch of this host to `release_id`, `batch` hosts at a time,
+    after the hosts before it in the inventory that switch too."""
+    rollout = _rollouts.setdefault((app_name, release_id), Rollout(batch))
+    rollout.add(host_name)
     python.call(
         name=f"Switch to release {release_id} behind a health check, "
         + ("one host at a time" if batch == 1 else f"{batch} hosts at a time"),
         function=_switch, app_name=app_name, release_id=release_id,
-        **({"_serial": True} if batch == 1 else {"_parallel": batch}),
     )

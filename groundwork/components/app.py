@@ -124,7 +124,7 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
                 name=f"Run the migrations of release {release.id}",
                 commands=[f"{name}-run --release {release.id} sh -c {shlex.quote(settings.migrate_command)}"],
             )
-        switch_release(name, release.id, settings.rollout_batch)
+        switch_release(host.name, name, release.id, settings.rollout_batch)
 
     # Started by the switch above, behind its health check; here only enabled.
     systemd.service(name=f"Enable {name}", service=f"{name}.service", running=None, enabled=True)

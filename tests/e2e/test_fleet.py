@@ -115,7 +115,7 @@ def test_a_release_failing_on_the_first_app_host_stops_the_rollout(fleet, tmp_pa
         "HEALTHY = True", 'HEALTHY = __import__("socket").gethostname() != "app1"'))
     result = converge(INVENTORY, "deploys/app.py", data={"app_source": str(copy)}, json_output=False)
     assert result.returncode != 0
-    assert "Rollout of demoapp" in result.stderr and "app1 failed its switch" in result.stderr, result.stderr[-3000:]
+    assert "Rollout of demoapp" in result.stderr and "stopped: app1 failed" in result.stderr, result.stderr[-3000:]
     for app_host in ("app1", "app2"):
         assert current_release(app_host) == before[app_host], app_host
         assert on_app_host(fleet, app_host, "/version")["version"] == "1.0.0"

@@ -129,3 +129,19 @@ def test_the_fleet_example_inventory_wires_web_to_every_app_host():
     assert names(role_hosts("db", hosts)) == ["db1.example.com"]
     assert names(role_hosts("worker", hosts)) == names(role_hosts("app", hosts))
     assert host_address(by_name["db1.example.com"].data) == "10.0.0.31"
+
+
+def test_rollout_batches_follow_inventory_order_not_planning_order():
+    from groundwork.rollout import Rollout
+
+    rollout = Rollout(batch=1)
+    for name in ("app3", "app1", "app2"):  # pyinfra plans hosts in parallel
+        rollout.add(name)
+    order = ["web1", "app1", "app2", "db1", "app3"]
+    assert rollout.before("app1", order) == []
+    assert rollout.before("app2", order) == ["app1"]
+    assert rollout.before("app3", order) == ["app1", "app2"]
+    pairs = Rollout(batch=2)
+    for name in ("app1", "app2", "app3"):
+        pairs.add(name)
+    assert pairs.before("app2", order) == [] and pairs.before("app3", order) == ["app1", "app2"]
