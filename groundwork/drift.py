@@ -88,7 +88,8 @@ class DriftReport:
 
     @property
     def exit_status(self) -> int:
-        if self.returncode != 0 or any(h.failed for h in self.hosts.values()):
+        # No host at all is a mistyped inventory, not a converged fleet.
+        if self.returncode != 0 or not self.hosts or any(h.failed for h in self.hosts.values()):
             return EXIT_FAILED
         return EXIT_DRIFT if any(h.changed for h in self.hosts.values()) else EXIT_CLEAN
 
@@ -99,6 +100,8 @@ class DriftReport:
         return {name: list(h.failed_operations) for name, h in self.hosts.items() if h.failed_operations}
 
     def summary_lines(self) -> list[str]:
+        if not self.hosts:
+            return ["FAILED, no host: the inventory names none (see pyinfra's log)"]
         return [summary_line(h, self.dry_run) for h in self.hosts.values()]
 
     def as_dict(self, **extra) -> dict:

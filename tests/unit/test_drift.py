@@ -108,6 +108,13 @@ def test_pyinfra_stopping_without_naming_a_host_fails_every_host():
     assert report.exit_status == drift.EXIT_FAILED
 
 
+def test_an_inventory_without_hosts_is_a_failure_not_a_clean_fleet():
+    # pyinfra takes a mistyped inventory path for an empty inventory and exits 0.
+    report = drift.read_report({"plan": [], "results": {"operations": [], "failed_hosts": []}}, 0, dry_run=False)
+    assert report.exit_status == drift.EXIT_FAILED
+    assert report.summary_lines() == ["FAILED, no host: the inventory names none (see pyinfra's log)"]
+
+
 def test_operation_names_never_carry_their_arguments():
     # pyinfra appends an unnamed operation's arguments to its `name`; they may hold secrets.
     payload = {"plan": [{"op_hash": "x", "name": "Server/Shell (commands=['redis-cli -a s3cret'])",
