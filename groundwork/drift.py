@@ -272,6 +272,14 @@ def acquire_lock(path: str | os.PathLike) -> int:
     return fd
 
 
+def release_lock(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)  # no stale pid for the next refusal message
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def _open_lock_file(path: str | os.PathLike) -> int:
     """Open, or create, without O_CREAT on a file that exists: in a sticky
     world-writable directory like /run/lock the kernel (protected_regular)
@@ -338,7 +346,7 @@ def converge(inventory: str, deploy: str = DEFAULT_DEPLOY, *, dry_run: bool = Fa
             write_report(Path(report), document)
         return result.exit_status
     finally:
-        os.close(lock_fd)
+        release_lock(lock_fd)
 
 
 _STATUS_WORDS = {EXIT_CLEAN: "no drift", EXIT_DRIFT: "drift", EXIT_FAILED: "failed"}

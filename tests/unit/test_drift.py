@@ -151,7 +151,8 @@ def test_lock_is_exclusive_until_released(tmp_path):
     fd = drift.acquire_lock(path)
     with pytest.raises(drift.LockHeld, match=rf"another run holds {path} \(pid \d+\)"):
         drift.acquire_lock(path)
-    os.close(fd)
+    drift.release_lock(fd)
+    assert path.read_text() == ""
     os.close(drift.acquire_lock(path))
 
 
