@@ -51,6 +51,32 @@ def _lab(args: argparse.Namespace) -> int:
     raise AssertionError(args.lab_command)
 
 
+def _converge(args: argparse.Namespace) -> int:
+    from . import drift
+
+    return drift.converge(args.inventory, args.deploy, dry_run=args.dry_run, report=args.report, lock=args.lock)
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .schedule import Schedule, render_units, write_units
+
+    schedule = Schedule(
+        inventory=args.inventory, deploy=args.deploy, name=args.name, on_calendar=args.on_calendar,
+        randomized_delay=args.randomized_delay, dry_run=args.dry_run, report=args.report, lock=args.lock,
+        timeout=args.timeout, user=args.user,
+    )
+    if args.unit_dir is None:
+        for filename, content in render_units(schedule).items():
+            print(f"# --- {filename}\n{content}")
+        return 0
+    for path in write_units(schedule, Path(args.unit_dir)):
+        print(f"wrote {path}")
+    print(f"next: systemctl daemon-reload && systemctl enable --now {schedule.name}.timer")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groundwork", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +90,30 @@ def build_parser() -> argparse.ArgumentParser:
     st_p = lab_sub.add_parser("status", help="the lab's hosts and how to reach them")
     st_p.add_argument("--json", action="store_true")
     sub.add_parser("settings", help="print the settings reference (Markdown)")
+    from .drift import DEFAULT_DEPLOY, DEFAULT_LOCK
+
+    conv_p = sub.add_parser(
+        "converge", help="run a deploy unattended under a lock and report drift (docs/scheduled.md)",
+        description="Exit status: 0 no drift, 3 drift found (--dry-run) or repaired, 1 a host failed "
+        "or pyinfra stopped, 4 another run holds the lock, 2 usage error.",
+    )
+    conv_p.add_argument("inventory")
+    conv_p.add_argument("deploy", nargs="?", default=DEFAULT_DEPLOY, help=f"default {DEFAULT_DEPLOY}")
+    conv_p.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    conv_p.add_argument("--report", metavar="FILE", help="write the drift report as JSON here")
+    conv_p.add_argument("--lock", metavar="FILE", default=DEFAULT_LOCK, help=f"flock file (default {DEFAULT_LOCK})")
+    sched_p = sub.add_parser("schedule", help="systemd service + timer running `groundwork converge`")
+    sched_p.add_argument("--inventory", required=True)
+    sched_p.add_argument("--deploy", default=DEFAULT_DEPLOY)
+    sched_p.add_argument("--name", default="groundwork-converge", help="unit name (default groundwork-converge)")
+    sched_p.add_argument("--on-calendar", default="hourly", metavar="SPEC", help="systemd OnCalendar= (default hourly)")
+    sched_p.add_argument("--randomized-delay", default="10min", metavar="SPAN", help="RandomizedDelaySec= (default 10min)")
+    sched_p.add_argument("--dry-run", action="store_true", help="only report drift, never repair it")
+    sched_p.add_argument("--report", metavar="FILE", help="default /var/lib/NAME/report.json")
+    sched_p.add_argument("--lock", metavar="FILE", default=DEFAULT_LOCK)
+    sched_p.add_argument("--timeout", default="1h", metavar="SPAN", help="TimeoutStartSec= (default 1h)")
+    sched_p.add_argument("--user", help="run as this user (whose SSH keys reach the fleet); default root")
+    sched_p.add_argument("--unit-dir", metavar="DIR", help="write the units here instead of printing them")
     ssh_p = lab_sub.add_parser("ssh", help="a shell on a lab host, or run a command there")
     ssh_p.add_argument("name")
     ssh_p.add_argument("remote_command", nargs=argparse.REMAINDER, metavar="COMMAND")
@@ -75,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "lab":
             return _lab(args)
+        if args.command == "converge":
+            return _converge(args)
+        if args.command == "schedule":
+            return _schedule(args)
         if args.command == "settings":
             from .settings.reference import markdown
 

@@ -126,8 +126,10 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
             )
         switch_release(host.name, name, release.id, settings.rollout_batch)
 
-    # Started by the switch above, behind its health check; here only enabled.
-    systemd.service(name=f"Enable {name}", service=f"{name}.service", running=None, enabled=True)
+    # A new release is started by the switch above, behind its health check;
+    # a live one found stopped (by hand, a crash) is started here.
+    systemd.service(name=f"Keep {name} enabled and running", service=f"{name}.service",
+                    running=True if live else None, enabled=True)
     for change in (*restarts, web_reload):
         change.apply()
     if run_worker:

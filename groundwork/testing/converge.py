@@ -1,17 +1,15 @@
 """Run a pyinfra deploy and read what it changed from pyinfra's own results.
 
-pyinfra's `--json` output carries, per operation, the hosts on which it
-changed something (`success`), did nothing (`no_change`) or failed (`error`).
+pyinfra's `--json` output is read by groundwork.drift, the one parser of it
+(`groundwork converge` uses the same).
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import drift
 from ..paths import ROOT
 
 
@@ -47,22 +45,9 @@ def converge(
 ) -> ConvergeResult:
     """`json_output=False` when a test reads what a failing command printed:
     pyinfra's --json mode leaves commands' output out of its log."""
-    pyinfra = Path(sys.executable).with_name("pyinfra")
-    argv = [str(pyinfra), "-y", *(["--json"] if json_output else []), str(inventory), str(deploy)]
-    for key, value in (data or {}).items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        argv += ["--data", f"{key}={text}"]
-    argv += extra_args or []
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    try:
-        payload = json.loads(proc.stdout) if proc.stdout.strip() else None
-    except json.JSONDecodeError:
-        payload = None
+    argv = drift.pyinfra_argv(inventory, deploy, json_output=json_output, data=data, extra_args=extra_args)
+    returncode, stdout, stderr = drift.run_pyinfra(argv, cwd=cwd, timeout=timeout)
+    payload = drift.parse_payload(stdout)
+    report = drift.read_report(payload, returncode, dry_run=False)
     results = (payload or {}).get("results")
-    result = ConvergeResult(proc.returncode, proc.stderr, results)
-    for op in (results or {}).get("operations", []):
-        for host in op["success"]:
-            result.changed.setdefault(host, []).append(op["name"])
-        for host in op["error"]:
-            result.failed.setdefault(host, []).append(op["name"])
-    return result
+    return ConvergeResult(returncode, stderr, results, report.changed(), report.failed())

@@ -1,0 +1,359 @@
+"""Scheduled re-converge: run a deploy unattended, one run at a time, and report drift.
+
+    groundwork converge inventories/prod.py [deploys/full.py] [--dry-run] [--report FILE] [--lock FILE]
+
+pyinfra runs with `--json`; its stdout is the only source of what changed.
+Per operation it lists the hosts on which it changed something (`success`),
+did nothing (`no_change`) or failed (`error`); a dry run (`--dry`) lists
+instead the hosts on which it would change something (`hosts_with_change`)
+and those where it runs only if an earlier operation changes
+(`hosts_with_conditional_change`: restarts and reloads behind `_if`).
+
+A dry run must leave out `-y`: with `-y` pyinfra skips change detection
+and its dry plan names no host at all.
+
+The report carries operation *names* only, never pyinfra's `name` field:
+that one has the operation's arguments appended when it was given no name,
+and arguments may hold secrets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+# Exit statuses of `groundwork converge` (docs/scheduled.md). Failure wins
+# over drift: a run that repaired one host and failed on another exits 1.
+EXIT_CLEAN = 0
+EXIT_FAILED = 1
+# 2 is argparse's for a usage error.
+EXIT_DRIFT = 3
+EXIT_LOCKED = 4
+
+DEFAULT_DEPLOY = "deploys/full.py"
+DEFAULT_LOCK = "/run/lock/groundwork-converge.lock"
+
+# pyinfra prefixes a host's log lines with "[name] "; these are the ones that
+# say the host is out of the run.
+_HOST_ERROR = re.compile(r"^\s*\[(?P<host>[^\]\s]+)\]\s+(?:Error(?!\s*\(ignored)|Could not connect)", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass
+class HostDrift:
+    name: str
+    changed: list[str] = field(default_factory=list)  # in a dry run: would change
+    conditional: list[str] = field(default_factory=list)  # dry run only
+    failed_operations: list[str] = field(default_factory=list)
+    unchanged: int | None = None  # real runs only: the dry plan leaves no-change operations out
+    failed: bool = False
+    reason: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.failed:
+            return "failed"
+        return "drift" if self.changed else "clean"
+
+    def as_dict(self) -> dict:
+        counts = {"changed": len(self.changed), "failed": len(self.failed_operations)}
+        if self.unchanged is not None:
+            counts["unchanged"] = self.unchanged
+        else:
+            counts["conditional"] = len(self.conditional)
+        out = {"status": self.status, "counts": counts, "changed": self.changed,
+               "failed_operations": self.failed_operations}
+        if self.unchanged is None:
+            out["conditional"] = self.conditional
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class DriftReport:
+    dry_run: bool
+    returncode: int  # pyinfra's
+    hosts: dict[str, HostDrift]
+    payload_found: bool
+
+    @property
+    def exit_status(self) -> int:
+        # No host at all is a mistyped inventory, not a converged fleet.
+        if self.returncode != 0 or not self.hosts or any(h.failed for h in self.hosts.values()):
+            return EXIT_FAILED
+        return EXIT_DRIFT if any(h.changed for h in self.hosts.values()) else EXIT_CLEAN
+
+    def changed(self) -> dict[str, list[str]]:
+        return {name: list(h.changed) for name, h in self.hosts.items() if h.changed}
+
+    def failed(self) -> dict[str, list[str]]:
+        return {name: list(h.failed_operations) for name, h in self.hosts.items() if h.failed_operations}
+
+    def summary_lines(self) -> list[str]:
+        if not self.hosts:
+            return ["FAILED, no host: the inventory names none (see pyinfra's log)"]
+        return [summary_line(h, self.dry_run) for h in self.hosts.values()]
+
+    def as_dict(self, **extra) -> dict:
+        return {
+            "version": 1,
+            **extra,
+            "dry_run": self.dry_run,
+            "exit_status": self.exit_status,
+            "pyinfra_exit_status": self.returncode,
+            "hosts": {name: h.as_dict() for name, h in self.hosts.items()},
+        }
+
+
+def op_name(op: dict) -> str:
+    """The operation's given name(s), without the arguments pyinfra may append."""
+    return " / ".join(op["names"])
+
+
+def parse_payload(stdout: str) -> dict | None:
+    """pyinfra's --json document, or None when it stopped before printing one."""
+    try:
+        payload = json.loads(stdout) if stdout.strip() else None
+    except json.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def read_report(
+    payload: dict | None, returncode: int, *, dry_run: bool, log: str = "", hosts: list[str] | tuple = (),
+) -> DriftReport:
+    """Per host what changed (or would), what failed, and whether the host is out.
+
+    `hosts` (the inventory's) lets a host that never reached the results,
+    e.g. one that could not be connected to, show up as failed.
+    """
+    drift: dict[str, HostDrift] = {}
+
+    def get(name: str) -> HostDrift:
+        return drift.setdefault(name, HostDrift(name))
+
+    for name in hosts:
+        get(name)
+    results = (payload or {}).get("results")
+    if results is not None:
+        for op in results.get("operations", []):
+            for name in op.get("success", []):
+                get(name).changed.append(op_name(op))
+            for name in op.get("no_change", []):
+                h = get(name)
+                h.unchanged = (h.unchanged or 0) + 1
+            for name in op.get("error", []):
+                h = get(name)
+                h.failed_operations.append(op_name(op))
+                h.failed, h.reason = True, "an operation failed"
+        for name in results.get("failed_hosts", []):
+            h = get(name)
+            if not h.failed:
+                h.failed, h.reason = True, "dropped from the run (see pyinfra's log)"
+        for h in drift.values():
+            if h.unchanged is None:
+                h.unchanged = 0
+    elif payload is not None:
+        for op in payload.get("plan", []):
+            for name in op.get("hosts_with_change", []):
+                get(name).changed.append(op_name(op))
+            for name in op.get("hosts_with_conditional_change", []):
+                get(name).conditional.append(op_name(op))
+
+    for name in sorted(set(_HOST_ERROR.findall(_ANSI.sub("", log)))):
+        h = get(name)
+        if not h.failed:
+            h.failed, h.reason = True, "pyinfra logged an error for it (see its log)"
+    if returncode != 0 and not any(h.failed for h in drift.values()):
+        # pyinfra stopped without naming a host (invalid settings, a deploy
+        # error, no host left): none of them is known to be converged.
+        for h in drift.values():
+            h.failed, h.reason = True, f"pyinfra exited {returncode} (see its log)"
+    return DriftReport(dry_run, returncode, drift, payload is not None)
+
+
+def summary_line(h: HostDrift, dry_run: bool) -> str:
+    """One line per host for the journal: status, counts, operation names."""
+    names = "; ".join(h.changed)
+    if h.failed:
+        failed = f": {'; '.join(h.failed_operations)}" if h.failed_operations else ""
+        done = f"; {len(h.changed)} changed before ({names})" if h.changed and not dry_run else ""
+        return f"{h.name}: FAILED, {h.reason}{failed}{done}"
+    if h.changed:
+        verb = "would change" if dry_run else "repaired"
+        return f"{h.name}: drift, {len(h.changed)} operation(s) {verb}: {names}"
+    rest = "" if h.unchanged is None else f" ({h.unchanged} operations unchanged)"
+    return f"{h.name}: no drift{rest}"
+
+
+def pyinfra_argv(inventory: str | os.PathLike, deploy: str | os.PathLike, *, dry_run: bool = False,
+                 json_output: bool = True, data: dict | None = None, extra_args: list[str] | None = None) -> list[str]:
+    pyinfra = Path(sys.executable).with_name("pyinfra")
+    # --dry without -y: -y would switch off the change detection a dry run reports.
+    mode = ["--dry"] if dry_run else ["-y"]
+    argv = [str(pyinfra), *mode, *(["--json"] if json_output else []), str(inventory), str(deploy)]
+    for key, value in (data or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        argv += ["--data", f"{key}={text}"]
+    return argv + (extra_args or [])
+
+
+def run_pyinfra(argv: list[str], *, cwd: str | os.PathLike, timeout: float | None = None,
+                echo_log: IO[str] | None = None, pass_fds: tuple[int, ...] = ()) -> tuple[int, str, str]:
+    """Run pyinfra; returns (exit status, stdout, stderr). With `echo_log`,
+    pyinfra's log is copied there line by line as it comes (for the journal)."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            pass_fds=pass_fds)
+    log: list[str] = []
+    document: list[str] = []
+
+    def pump_log() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            log.append(line)
+            if echo_log is not None:
+                echo_log.write(line)
+                echo_log.flush()
+
+    def read_document() -> None:
+        assert proc.stdout is not None
+        document.append(proc.stdout.read())
+
+    # Both pipes drained at once: pyinfra prints its JSON only at the end,
+    # and a document larger than the pipe would block it otherwise.
+    readers = [threading.Thread(target=f, daemon=True) for f in (pump_log, read_document)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        for reader in readers:
+            reader.join()
+    stdout = "".join(document)
+    return proc.returncode, stdout, "".join(log)
+
+
+class LockHeld(Exception):
+    pass
+
+
+def acquire_lock(path: str | os.PathLike) -> int:
+    """An exclusive flock on `path`, at once or LockHeld; returns the open fd.
+
+    The holder's pid goes into the file, for the refusal message only: the
+    lock itself is the flock, which the kernel drops when the holder dies.
+    """
+    fd = _open_lock_file(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise LockHeld(f"another run holds {path}" + (f" (pid {holder})" if holder.isdigit() else ""))
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:  # opened read-only: the lock holds all the same
+        pass
+    return fd
+
+
+def release_lock(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)  # no stale pid for the next refusal message
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def _open_lock_file(path: str | os.PathLike) -> int:
+    """Open, or create, without O_CREAT on a file that exists: in a sticky
+    world-writable directory like /run/lock the kernel (protected_regular)
+    refuses that even to root when another user made the file."""
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        try:
+            return os.open(path, os.O_RDWR | flags)
+        except PermissionError:
+            return os.open(path, os.O_RDONLY | flags)
+        except FileNotFoundError:
+            pass
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | flags, 0o644)
+        except FileExistsError:
+            continue
+
+
+def inventory_hosts(inventory: str | os.PathLike, cwd: str | os.PathLike) -> list[str]:
+    """The inventory's host names, read as pyinfra reads them (no connection)."""
+    from pyinfra.api import State
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.inventory import make_inventory
+
+    with ctx_state.use(State()):
+        return [h.name for h in make_inventory(str(inventory), cwd=str(cwd))]
+
+
+def converge(inventory: str, deploy: str = DEFAULT_DEPLOY, *, dry_run: bool = False, report: str | None = None,
+             lock: str = DEFAULT_LOCK, cwd: str | os.PathLike | None = None, timeout: float | None = None,
+             out: IO[str] | None = None, log: IO[str] | None = None) -> int:
+    """`groundwork converge`: one locked pyinfra run, its drift per host; returns the exit status."""
+    out, log = out or sys.stdout, log or sys.stderr
+    cwd = Path(cwd or Path.cwd())
+    try:
+        lock_fd = acquire_lock(lock)
+    except LockHeld as exc:
+        print(f"groundwork converge: {exc}; not starting", file=out, flush=True)
+        return EXIT_LOCKED
+    try:
+        try:
+            hosts = inventory_hosts(inventory, cwd)
+        except Exception as exc:  # pyinfra itself reports a broken inventory below
+            print(f"groundwork converge: could not list the inventory's hosts ({type(exc).__name__})", file=log)
+            hosts = []
+        started = time.time()
+        returncode, stdout, stderr = run_pyinfra(
+            pyinfra_argv(inventory, deploy, dry_run=dry_run), cwd=cwd, timeout=timeout, echo_log=log,
+            pass_fds=(lock_fd,),  # pyinfra keeps the lock should this process die first
+        )
+        result = read_report(parse_payload(stdout), returncode, dry_run=dry_run, log=stderr, hosts=hosts)
+        finished = time.time()
+        mode = "dry run" if dry_run else "run"
+        for line in result.summary_lines():
+            print(f"groundwork converge ({mode}): {line}", file=out)
+        print(f"groundwork converge ({mode}): exit {result.exit_status} "
+              f"({_STATUS_WORDS[result.exit_status]}) in {finished - started:.1f}s", file=out, flush=True)
+        if report:
+            document = result.as_dict(
+                inventory=str(inventory), deploy=str(deploy),
+                started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                duration_seconds=round(finished - started, 1),
+            )
+            write_report(Path(report), document)
+        return result.exit_status
+    finally:
+        release_lock(lock_fd)
+
+
+_STATUS_WORDS = {EXIT_CLEAN: "no drift", EXIT_DRIFT: "drift", EXIT_FAILED: "failed"}
+
+
+def write_report(path: Path, document: dict) -> None:
+    """Whole or not at all: a monitor reading it mid-run sees the last report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    os.replace(tmp, path)
