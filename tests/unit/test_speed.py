@@ -11,7 +11,7 @@ import pytest
 
 from groundwork.connections import set_nodelay, tcp_socket
 from groundwork.operations import files, server, systemd
-from groundwork.testing.commands import count_commands
+from groundwork.testing.bench import count_commands, op_durations, parse_wrk, phases, split_apt
 
 SHA = "a" * 64
 
@@ -171,3 +171,53 @@ def test_commands_are_counted_per_host_from_the_debug_log():
     assert count.total == 3 and count.per_host() == 1.5
     assert count.uploads == 1
     assert count.facts == {"files.File": 2}
+
+
+FRESH_RUN = [
+    (0.0, "--> Loading inventory..."),
+    (2.0, "--> Beginning operation run..."),
+    (2.1, "--> Starting operation: Base | Create groundwork's state directory "),
+    (2.3, "    [lab1] Success"),
+    (2.5, "\x1b[1m--> Starting operation: Base | Install base packages\x1b[0m"),
+    (40.5, "--> Starting operation: Base | Set the time zone to UTC"),
+    (41.0, "--> Starting operation: App | Install release a963325c9bce"),
+    (61.0, "--> Starting operation: Firewall | Install ufw"),
+    (70.0, "--> Starting operation: Postgres | Refresh apt package lists"),
+    (75.0, "--> Results:"),
+]
+
+
+def test_operations_last_until_the_next_starts_and_apt_is_told_apart():
+    durations = op_durations(FRESH_RUN)
+    assert [name for name, _ in durations] == [
+        "Base | Create groundwork's state directory", "Base | Install base packages", "Base | Set the time zone to UTC",
+        "App | Install release a963325c9bce", "Firewall | Install ufw", "Postgres | Refresh apt package lists",
+    ]
+    apt, rest = split_apt(durations)
+    assert apt == pytest.approx(38.0 + 9.0 + 5.0)  # not the app's release install
+    assert rest == pytest.approx(0.4 + 0.5 + 20.0)
+
+
+WRK = """\
+Running 8s test @ https://127.0.0.1/version
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.10ms    3.20ms  40.00ms   80.00%
+  9000 requests in 8.00s, 2.10MB read
+  Socket errors: connect 0, read 0, write 0, timeout 2
+  Non-2xx or 3xx responses: 3
+Requests/sec:   1125.00
+Transfer/sec:    268.00KB
+"""
+
+
+def test_wrk_output_gives_rate_bad_responses_and_errors():
+    assert parse_wrk(WRK) == {"rps": 1125.0, "bad": 3, "errors": "Socket errors: connect 0, read 0, write 0, timeout 2"}
+    assert parse_wrk("")["rps"] == 0.0
+
+
+def test_a_run_is_split_into_its_phases():
+    stamped = [(0.0, "--> Loading config..."), (0.4, "--> Connecting to hosts..."),
+               (0.6, "--> Preparing operation files..."), (1.5, "--> Beginning operation run..."),
+               (2.5, "--> Starting operation: Base | x"), (2.7, "\x1b[1m--> Results:\x1b[0m")]
+    assert phases(stamped, 2.9) == pytest.approx({"start": 0.4, "connect": 0.2, "plan": 0.9, "execute": 1.2, "end": 0.2})
