@@ -15,19 +15,33 @@ only after the checker and the restart succeeded.
 
 The one window left is between a config operation and its marker operation,
 which run back to back.
+
+The markers an earlier run left are listed once per host and run: every
+ServiceChanges is made while the deploy is planned, before this run's
+operations can write one, so the one listing answers them all.
 """
 
 from __future__ import annotations
 
-from pyinfra import host
+from pyinfra import context, host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.facts.files import File
+from pyinfra.facts.files import FindFiles
 from pyinfra.operations import server
 
 from .paths import HOST_STATE_DIR
 
 PENDING_DIR = f"{HOST_STATE_DIR}/pending"
 ACTIONS = {"restart": "restart", "reload": "reload-or-restart"}
+
+_left: dict[tuple[int, str], set[str]] = {}  # (run state, host) -> markers found as planning began
+
+
+def markers_left() -> set[str]:
+    """The pending markers on the current host as this run's planning began."""
+    key = (id(context.state), host.name)
+    if key not in _left:
+        _left[key] = set(host.get_fact(FindFiles, path=PENDING_DIR, maxdepth=1) or [])
+    return _left[key]
 
 
 def marker_path(service: str, action: str) -> str:
@@ -46,7 +60,7 @@ class ServiceChanges:
         self.marker = marker_path(service, action)
         self._marks: list[OperationMeta] = []
         # Plan-time read of a marker that only a *previous* run can have left.
-        self.left_pending = host.get_fact(File, path=self.marker) is not None
+        self.left_pending = self.marker in markers_left()
 
     def watch(self, op: OperationMeta) -> OperationMeta:
         """Mark the service for its action the moment `op` changed something."""

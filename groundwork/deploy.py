@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 from pyinfra import context
 
+from .connections import set_nodelay
 from .settings import COMPONENTS, SettingsError, validate_host
 from .settings.schema import deploy_problems
 from .topology import has_role
@@ -44,6 +45,7 @@ def validate_inventory(state=None, deploying: Iterable[str] | None = None) -> di
         if problems:
             raise SettingsError(problems)
         _validated[key] = result
+        set_nodelay(hosts)
     return _validated[key]
 
 

@@ -11,11 +11,11 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import File, Link
-from pyinfra.operations import files, server, systemd
 
 from ..changes import ServiceChanges
 from ..facts.host import CpuCount
 from ..facts.python import PythonTarget
+from ..operations import files, server, systemd
 from ..operations.app import install_release
 from ..packages import ensure_packages
 from ..paths import template

@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import FileContents, FindDirectories
-from pyinfra.operations import files, server, systemd
 
 from ..changes import ServiceChanges
+from ..operations import files, server, systemd
 from ..packages import ensure_packages
 from ..paths import template
 from ..settings.backups import BackupsSettings, schedule_minute

@@ -23,13 +23,13 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.util import get_template
 from pyinfra.facts.files import File, Link, Sha256File
 from pyinfra.facts.server import Arch
-from pyinfra.operations import files, server, systemd
 
 from ..changes import ServiceChanges
 from ..packages import ensure_packages
 from ..paths import HOST_STATE_DIR, template
 from ..facts.baseline import ContainerType, Swaps, Sysctls
 from ..facts.host import MemoryBytes
+from ..operations import files, server, systemd
 from ..settings.base import BaseSettings, swap_size_bytes
 
 logger = logging.getLogger("groundwork.base")

@@ -15,10 +15,10 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import files, server, systemd
 
 from ..changes import ServiceChanges
 from ..facts.edge import Certificate, NginxVersion
+from ..operations import files, server, systemd
 from ..operations.files import checked_template
 from ..packages import ensure_packages
 from ..paths import template

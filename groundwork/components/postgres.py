@@ -8,11 +8,12 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt
 
 from ..changes import ServiceChanges
 from ..facts.host import CpuCount, MemoryBytes
 from ..facts.postgres import PostgresDatabases, PostgresExtensions, PostgresRoles
+from ..operations import files, systemd
 from ..operations import postgres as pg
 from ..packages import ensure_packages
 from ..paths import template

@@ -9,10 +9,11 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindInFile
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server
 
 from ..changes import ServiceChanges
 from ..facts.host import MemoryBytes
+from ..operations import files, systemd
 from ..packages import ensure_packages
 from ..paths import template
 from ..settings.redis import ADMIN_USER, MIB, RedisSettings

@@ -1,0 +1,80 @@
+"""pyinfra's systemd operations, with `service` checked in one command.
+
+Components import this module as `systemd` in place of pyinfra's.
+pyinfra's systemd.service reads whether the unit runs and whether it is
+enabled with two `systemctl show` commands; here one reads both, and when the
+unit already is as wanted nothing else runs. Restarts, reloads, custom
+commands, daemon reloads and user units go to pyinfra's operation as they
+are. Every other name is pyinfra's.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra import host
+from pyinfra.api import FactBase, operation
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+from pyinfra.operations import systemd as _pyinfra
+from pyinfra.operations.systemd import daemon_reload  # noqa: F401 (re-exported)
+
+UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
+                 ".timer", ".slice", ".scope")
+
+
+def __getattr__(name: str):
+    return getattr(_pyinfra, name)
+
+
+class SystemdUnit(FactBase):
+    """{'running': bool, 'enabled': bool} of one unit, judged as pyinfra's SystemdStatus
+    and SystemdEnabled judge them; None when systemd knows no unit by that id."""
+
+    requires_command = "systemctl"
+
+    def command(self, unit: str) -> str:
+        return f"systemctl show --all --property Id --property SubState --property UnitFileState {shlex.quote(unit)}"
+
+    def process(self, output):
+        return parse_unit(list(output))
+
+
+def parse_unit(lines: list[str]) -> dict | None:
+    values = dict(line.strip().split("=", 1) for line in lines if "=" in line)
+    if not values.get("Id") or values.get("SubState") in (None, ""):
+        return None
+    return {
+        "id": values["Id"],
+        "running": values["SubState"] in SystemdStatus.state_values,
+        "enabled": values.get("UnitFileState") in SystemdEnabled.state_values,
+    }
+
+
+def unit_name(service: str) -> str:
+    return service if service.endswith(UNIT_SUFFIXES) else f"{service}.service"
+
+
+def is_as_wanted(unit: dict | None, name: str, running: bool | None, enabled: bool | None) -> bool:
+    """Whether pyinfra's systemd.service would do nothing (no restart/reload/command asked)."""
+    if unit is None or unit["id"] != name:
+        return False
+    if running is not None and unit["running"] != running:
+        return False
+    return not isinstance(enabled, bool) or unit["enabled"] == enabled
+
+
+@operation()
+def service(service: str, running: bool | None = True, restarted: bool = False, reloaded: bool = False,
+            command: str | None = None, enabled: bool | None = None, daemon_reload: bool = False,
+            user_mode: bool = False, machine: str | None = None, user_name: str | None = None):
+    """pyinfra's systemd.service, with its no-op decided by one command."""
+    simple = not (restarted or reloaded or command or daemon_reload or user_mode or machine or user_name)
+    if simple:
+        name = unit_name(service)
+        if is_as_wanted(host.get_fact(SystemdUnit, unit=name), name, running, enabled):
+            host.noop(f"unit {name} is {'running' if running else 'as wanted'}")
+            return
+    yield from _pyinfra.service._inner(
+        service=service, running=running, restarted=restarted, reloaded=reloaded, command=command,
+        enabled=enabled, daemon_reload=daemon_reload, user_mode=user_mode, machine=machine, user_name=user_name,
+    )
