@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +40,6 @@ os.environ.setdefault("GROUNDWORK_LAB_DIR", str(ROOT / ".lab-bench"))
 sys.path.insert(0, str(ROOT))
 
 from groundwork.lab import lab  # noqa: E402
-from groundwork.lab.acme import CHALLTESTSRV_MANAGEMENT_PORT  # noqa: E402
 from groundwork.testing.bench import count_commands, op_durations, parse_wrk, phases, split_apt  # noqa: E402
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -107,17 +105,6 @@ def wrk(url: str, seconds: int, host_header: str | None = None) -> dict:
     return parse_wrk(out.stdout)
 
 
-def resolve_every_host(state) -> None:
-    """The lab's mock DNS answers every name with the first host's address, so
-    HTTP-01 for the others would reach lab1; give each host's name its own."""
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the lab gateway, never a proxy
-    for host in state.hosts.values():
-        body = json.dumps({"host": f"{host.name}.groundwork.test.", "addresses": [host.address]}).encode()
-        url = f"http://{state.gateway}:{CHALLTESTSRV_MANAGEMENT_PORT}/add-a"
-        with direct.open(urllib.request.Request(url, data=body, method="POST"), timeout=10):
-            pass
-
-
 def median(values) -> float:
     return statistics.median(values)
 
@@ -130,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     os.chdir(ROOT)
     print(f"bench: lab id {os.environ['GROUNDWORK_LAB_ID']}, dir {os.environ['GROUNDWORK_LAB_DIR']}", flush=True)
-    resolve_every_host(lab.up(HOSTS))
+    lab.up(HOSTS)  # the lab resolves each host's name to it
     try:
         run(args)
     finally:

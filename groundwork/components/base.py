@@ -110,13 +110,14 @@ def set_package_default(name: str, path: str, key: str, value: str, sep: str = "
     exists, a sed after the install does it.
     """
     if host.get_fact(File, path=path) is None:
-        pattern = shlex.quote(rf"s/^#?[[:space:]]*{key}[[:space:]]*=.*/{key}{sep}{value}/")
+        pattern = shlex.quote(rf"s/^#?{key}[[:space:]]*=.*/{key}{sep}{value}/")
         line = shlex.quote(f"{key}{sep}{value}")
         return server.shell(name=name, commands=[
             f"sed -i -E {pattern} {path}",
             f"grep -q -E '^{key}[[:space:]]*=' {path} || echo {line} >> {path}",
         ])
-    return files.line(name=name, path=path, line=rf"^#?\s*{key}\s*=.*$", replace=f"{key}{sep}{value}")
+    return files.line(name=name, path=path, line=rf"^#?{key}\s*=.*$", replace=f"{key}{sep}{value}",
+                      extended_regex=True)
 
 
 def set_hostname(hostname: str) -> None:
@@ -151,7 +152,7 @@ def set_locale(locale: str) -> None:
             name=f"Enable the {locale} locale",
             path="/etc/locale.gen",
             line=rf"^#?\s*{locale.replace('.', '[.]')}\s+UTF-8$",
-            replace=f"{locale} UTF-8",
+            replace=f"{locale} UTF-8", extended_regex=True,
         )
         server.shell(name="Generate locales", commands=["locale-gen"], _if=gen.did_change)
     # Debian 13 makes /etc/default/locale a link to systemd's /etc/locale.conf;
@@ -379,7 +380,7 @@ def harden_host(settings: BaseSettings) -> None:
     for key, value in login_defs.items():
         files.line(
             name=f"Set {key} in /etc/login.defs", path="/etc/login.defs",
-            line=rf"^#?\s*{key}\s.*$", replace=f"{key}\t{value}",
+            line=rf"^#?{key}\s.*$", replace=f"{key}\t{value}", extended_regex=True,
         )
     for path in ("etc/issue", "etc/issue.net"):
         files.template(

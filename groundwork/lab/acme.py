@@ -1,8 +1,8 @@
 """A private ACME CA on the lab gateway: Debian's pebble and pebble-challtestsrv.
 
 Pebble validates HTTP-01 challenges on port 80 of the name it is asked for;
-challtestsrv is its DNS, answering every name with the first lab host's
-address. Pebble's own listener gets a certificate from a CA made here, which
+challtestsrv is its DNS: each lab host's name (NAME.groundwork.test) resolves
+to that host, any other name to the first lab host. Pebble's own listener gets a certificate from a CA made here, which
 lab hosts trust through certbot's REQUESTS_CA_BUNDLE.
 """
 
@@ -78,6 +78,7 @@ def start_acme(state: LabState) -> None:
         "-management", f"{state.gateway}:{CHALLTESTSRV_MANAGEMENT_PORT}",
     ], env={})
     wait_for_port(state.gateway, CHALLTESTSRV_MANAGEMENT_PORT, 20, "pebble-challtestsrv")
+    resolve_every_host(state)
     # No random sleeps before validation; never reject a nonce (clients retry
     # anyway, but a test must not depend on that).
     _start(state, "pebble", ["pebble", "-config", str(config), "-dnsserver", f"{state.gateway}:{DNS_PORT}"],
@@ -85,6 +86,18 @@ def start_acme(state: LabState) -> None:
     wait_for_port(state.gateway, ACME_PORT, 20, "pebble")
     # What a browser or curl must trust to verify the lab's sites.
     root_file(state).write_text(pebble_root(state))
+
+
+def resolve_every_host(state: LabState) -> None:
+    """NAME.groundwork.test -> that host, so HTTP-01 for each host reaches it."""
+    import urllib.request
+
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the lab gateway, never a proxy
+    for host in state.hosts.values():
+        body = json.dumps({"host": f"{host.name}.groundwork.test.", "addresses": [host.address]}).encode()
+        url = f"http://{state.gateway}:{CHALLTESTSRV_MANAGEMENT_PORT}/add-a"
+        with direct.open(urllib.request.Request(url, data=body, method="POST"), timeout=10):
+            pass
 
 
 def root_file(state: LabState) -> Path:
