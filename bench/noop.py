@@ -26,7 +26,6 @@ Lab traffic only: pyinfra and ssh to the lab hosts, wrk on a host's loopback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
