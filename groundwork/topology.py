@@ -3,6 +3,9 @@
 Roles are inventory groups: `db` (PostgreSQL), `cache` (Redis), `app`
 (Gunicorn), `worker` (Celery); later `web`, `backup`. A role no host is grouped into falls to every host,
 so a one-host inventory without groups runs the whole stack.
+
+Groups that never fall to every host: `backup` (receives off-host backup
+copies) and `replica` (Postgres hot standbys of the one `db` host).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 ROLES = ("db", "cache", "app", "worker")
+# Groups that hold only the hosts put into them (see hosts_in_group).
+MEMBER_ONLY_GROUPS = ("backup", "replica")
 
 
 def has_role(host_groups: Iterable[str], role: str, inventory_groups: Iterable[Iterable[str]]) -> bool:
@@ -57,3 +62,30 @@ def hosts_with_role(role: str) -> list:
 
     everyone = [h.groups for h in context.state.inventory]
     return [h for h in context.state.inventory if has_role(h.groups, role, everyone)]
+
+
+def topology_problems(hosts: Iterable[tuple[str, Iterable[str]]]) -> list[str]:
+    """Inventory shapes groundwork refuses, as "host H: groups: ..." messages.
+
+    `hosts` are (name, groups) pairs. Replicas need exactly one `db` host to
+    stream from, and must not be it.
+    """
+    hosts = [(name, set(groups)) for name, groups in hosts]
+    everyone = [groups for _, groups in hosts]
+    replicas = [name for name, groups in hosts if "replica" in groups]
+    if not replicas:
+        return []
+    problems = []
+    for name, groups in hosts:
+        if "replica" in groups and has_role(groups, "db", everyone):
+            why = "in the db group too" if "db" in groups else "playing db because no host is in the db group"
+            problems.append(
+                f"host {name}: groups: expected a replica that is not the db host it streams from, got one {why}"
+            )
+    primaries = [name for name, groups in hosts if "replica" not in groups and has_role(groups, "db", everyone)]
+    if len(primaries) > 1:
+        problems += [
+            f"host {name}: groups: expected one db host for the replicas to stream from, got {', '.join(primaries)}"
+            for name in primaries
+        ]
+    return problems
