@@ -345,6 +345,12 @@ def clone_command(standby: Standby, version: int) -> str:
     Refuses a cluster with databases of its own (a primary with data, not an
     empty initdb). The initdb'd directory is moved aside, never deleted; a
     failed pg_basebackup puts it back and starts it again.
+
+    No `pg_basebackup -R`: it writes primary_conninfo into
+    postgresql.auto.conf, which is read after conf.d and would pin the
+    connection of the day of the clone (a new primary address or port would
+    never apply). standby.signal is written here; the connection lives in
+    conf.d (Standby.conninfo), reloaded when it changes.
     """
     data = f"/var/lib/postgresql/{version}/main"
     service = f"postgresql@{version}-main"
