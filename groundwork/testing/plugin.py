@@ -24,6 +24,7 @@ from .inventory import InventoryHost, load_inventory, ssh_config_for
 
 _HOSTS = pytest.StashKey[list]()
 _INVENTORY = pytest.StashKey[list]()
+_NO_HOST = pytest.StashKey[set]()
 _BY_ID = pytest.StashKey[dict]()
 
 
@@ -85,7 +86,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Roles fall according to the whole inventory, not to the hosts --inventory-limit kept.
     everyone = [h.groups for h in metafunc.config.stash[_INVENTORY]]
     selected = [(h, b) for h, b in pairs if all(_in_group(h.groups, g, everyone) for g in groups)]
+    if not selected:
+        # No host of this inventory is in the group (no replicas, say): the
+        # test does not apply, so it is deselected below rather than skipped.
+        metafunc.config.stash.setdefault(_NO_HOST, set()).add(metafunc.definition.nodeid)
     metafunc.parametrize("host", [b for _, b in selected], ids=[h.name for h, _ in selected])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_host = config.stash.get(_NO_HOST, set())
+    if not no_host:
+        return
+    deselected = [item for item in items if item.nodeid.split("[", 1)[0] in no_host]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 def _in_group(host_groups, group: str, everyone) -> bool:

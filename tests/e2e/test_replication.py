@@ -21,6 +21,7 @@ LAB_INVENTORY = "inventories/lab.py"
 DEPLOYS = ["deploys/postgres.py", "deploys/redis.py", "deploys/firewall.py"]
 APP_PASSWORD = "lab-app-password-not-secret"  # group_data/lab.py
 REDIS_PASSWORD = "lab-redis-app-password-not-secret"  # group_data/lab.py
+REPLICATION_PASSWORD = "lab-replication-password-not-secret"  # group_data/lab.py
 CLIENTS = (
     "export DEBIAN_FRONTEND=noninteractive; pkgs='postgresql-client redis-tools'; "
     "apt-get install -y -q $pkgs >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $pkgs; }"
@@ -38,6 +39,9 @@ def fleet(lab_hosts):
         started = time.monotonic()
         first = converge_data_tier()
         assert first.ok, first.describe()
+        # The replication password reached rep1's .pgpass and db1's role without showing anywhere.
+        for text in (first.stderr, repr(first.results)):
+            assert REPLICATION_PASSWORD not in text and "SCRAM-SHA-256$" not in text
         print(f"first converge of db1, app1, rep1: {time.monotonic() - started:.0f} s")
         installed = lab.run_on("app1", CLIENTS, timeout=600)
         assert installed.returncode == 0, installed.stderr
