@@ -5,7 +5,8 @@
 Hosts in the `db` group get PostgreSQL and its backups, `cache` Redis, `app`
 the web app, `worker` Celery, `web` nginx with its certificate; with no such
 group in the inventory, every host gets them (groundwork.topology). Hosts in
-`backup` receive the off-host copies. The firewall comes last, once every
+`backup` receive the off-host copies; hosts in `replica` run Postgres as hot
+standbys of the `db` host. The firewall comes last, once every
 component has declared the ports it needs (groundwork.ports).
 """
 

@@ -2,7 +2,9 @@
 
     pyinfra inventories/prod.py deploys/postgres.py
 
-Runs on the hosts in the `db` group (every host when there is none).
+Runs on the hosts in the `db` group (every host when there is none), and on
+the hosts in the `replica` group as hot standbys of the db host. Listen
+addresses and pg_hba follow the inventory (README, "The data tier across hosts").
 """
 
 from pyinfra import host

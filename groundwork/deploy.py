@@ -16,7 +16,7 @@ from pyinfra import context
 from .connections import set_nodelay
 from .settings import COMPONENTS, SettingsError, validate_host
 from .settings.schema import deploy_problems
-from .topology import has_role
+from .topology import has_role, topology_problems
 
 _validated: dict[tuple[int, tuple[str, ...]], dict[str, SimpleNamespace]] = {}
 
@@ -29,7 +29,8 @@ def validate_inventory(state=None, deploying: Iterable[str] | None = None) -> di
     if key not in _validated:
         hosts = list(state.inventory)
         everyone = [h.groups for h in hosts]
-        problems: list[str] = []
+        inventory_groups = frozenset(g for groups in everyone for g in groups)
+        problems: list[str] = topology_problems([(h.name, h.groups) for h in hosts])
         result: dict[str, SimpleNamespace] = {}
         for host in hosts:
             try:
@@ -39,8 +40,12 @@ def validate_inventory(state=None, deploying: Iterable[str] | None = None) -> di
                 continue
             for prefix in deploying:
                 component = built[prefix]
-                if component.role is None or has_role(host.groups, component.role, everyone):
-                    problems.extend(deploy_problems(host.name, component))
+                runs_here = (
+                    component.role is None or has_role(host.groups, component.role, everyone)
+                    or any(g in host.groups for g in component.groups)
+                )
+                if runs_here:
+                    problems.extend(deploy_problems(host.name, component, inventory_groups))
             result[host.name] = SimpleNamespace(**built)
         if problems:
             raise SettingsError(problems)

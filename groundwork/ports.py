@@ -12,7 +12,9 @@ needs which port:
   their own), so closed when nginx runs beside the app.
 - Postgres (postgres_port) on `db` hosts and Redis (redis_port) on `cache`
   hosts: open only to the addresses of the *other* hosts that use them
-  (`app` and `worker` hosts), so closed entirely on a one-host setup.
+  (`app` hosts and `worker` group hosts without a server of their own, see
+  groundwork.datatier), so closed entirely on a one-host setup. Postgres is
+  open to the `replica` hosts too; Redis is not.
 
 A host's address is its host data `private_address` when set, else its
 `ssh_hostname`, else its inventory name: set `private_address` where hosts
@@ -25,9 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from .datatier import Peer, clients_of, host_address, peers_of, replicas_of
+
+__all__ = ["ANY", "Opening", "Peer", "host_address", "openings", "peers_of"]
+
 ANY = "any"
-# Roles whose hosts connect to the data tier.
-DATA_CLIENT_ROLES = ("app", "worker")
 
 
 @dataclass(frozen=True)
@@ -36,19 +40,6 @@ class Opening:
     proto: str = "tcp"
     sources: tuple[str, ...] = (ANY,)  # "any", or addresses / networks
     comment: str = ""
-
-
-@dataclass(frozen=True)
-class Peer:
-    """Another host of the inventory: its address and roles."""
-
-    address: str
-    roles: frozenset[str]
-
-
-def host_address(data) -> str | None:
-    """The address other hosts reach a host on: private_address, else ssh_hostname."""
-    return data.get("private_address") or data.get("ssh_hostname")
 
 
 def openings(
@@ -67,12 +58,14 @@ def openings(
         result.append(Opening(in_use, comment="ssh"))
     if "web" in roles:
         result += [Opening(80, comment="http"), Opening(443, comment="https")]
-    clients = tuple(sorted({p.address for p in peers if p.roles & set(DATA_CLIENT_ROLES) and p.address}))
-    if clients:
-        if "db" in roles:
-            result.append(Opening(settings.postgres.port, sources=clients, comment="postgres"))
-        if "cache" in roles:
-            result.append(Opening(settings.redis.port, sources=clients, comment="redis"))
+    postgres_peers = (*clients_of("db", roles, peers), *replicas_of(roles, peers))
+    for port, users, comment in (
+        (settings.postgres.port, postgres_peers, "postgres"),
+        (settings.redis.port, clients_of("cache", roles, peers), "redis"),
+    ):
+        sources = tuple(sorted({p.address for p in users if p.address}))
+        if sources:
+            result.append(Opening(port, sources=sources, comment=comment))
     app = getattr(settings, "app", None)
     if "app" in roles and app is not None and app.source:
         proxies = tuple(sorted({p.address for p in peers if "web" in p.roles and "app" not in p.roles and p.address}))

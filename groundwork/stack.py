@@ -9,15 +9,21 @@ from types import SimpleNamespace
 
 from pyinfra import context, host
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.facts.server import LinuxDistribution
 
 from .components.app import deploy_app
 from .components.backups import deploy_backup_host, deploy_backups
 from .components.base import deploy_base
 from .components.edge import deploy_edge
 from .components.firewall import deploy_firewall, ssh_port_in_use
-from .components.postgres import deploy_postgres
+from .components.postgres import Standby, deploy_postgres, plan_packages, standby_floors
 from .components.redis import deploy_redis
-from .ports import Peer, host_address, openings
+from .datatier import REPLICA_GROUP, ip_of, postgres_access_in, redis_bind_in, slot_name
+from .facts.host import CpuCount
+from .ports import host_address, openings, peers_of
+from .secret import Secret
+from .settings.postgres import PostgresSettings
+from .settings.schema import build
 from .topology import first_host_with_role, host_has_role, hosts_in_group, hosts_with_role, roles_of
 from .deploy import validate_inventory
 from .wiring import app_environment, nginx_upstream, wired_settings
@@ -41,13 +47,37 @@ def run_base(settings: SimpleNamespace) -> None:
 
 
 def run_postgres(settings: SimpleNamespace) -> None:
-    if _here("db"):
-        deploy_postgres(settings.postgres)
+    replica = REPLICA_GROUP in host.groups
+    if not (replica or _here("db")):
+        return
+    access = postgres_access_in(context.state.inventory, host, settings.postgres)
+    deploy_postgres(settings.postgres, access, standby=_standby() if replica else None)
+
+
+def _standby() -> Standby:
+    """How this replica follows the db host (groundwork.deploy refuses any other number of them)."""
+    primary = next(h for h in hosts_with_role("db") if REPLICA_GROUP not in h.groups)
+    # The primary's own settings: its role's password and port are the ones to connect with.
+    theirs = build(PostgresSettings, primary.data.dict(), primary.name)
+    distro = primary.get_fact(LinuxDistribution)
+    version = plan_packages(
+        distro["name"] or "", distro["major"] or 0, distro["release_meta"].get("VERSION_CODENAME", ""), theirs,
+    ).version
+    return Standby(
+        primary=primary.name,
+        address=str(ip_of(host_address(primary.data), primary.name)),
+        port=theirs.port,
+        user=theirs.replication_user,
+        password=Secret(theirs.replication_password),
+        slot=slot_name(host.name),
+        version=version,
+        floors=standby_floors(theirs, primary.get_fact(CpuCount)),
+    )
 
 
 def run_redis(settings: SimpleNamespace) -> None:
     if _here("cache"):
-        deploy_redis(settings.redis)
+        deploy_redis(settings.redis, redis_bind_in(context.state.inventory, host, settings.redis))
 
 
 def run_backups(settings: SimpleNamespace) -> None:
@@ -83,7 +113,7 @@ def run_edge(settings: SimpleNamespace) -> None:
 def run_firewall(settings: SimpleNamespace) -> None:
     """Last: every component above has declared its ports by now."""
     if settings.firewall.enabled:
-        peers = [Peer(host_address(h.data), roles_of(h)) for h in context.state.inventory if h.name != host.name]
+        peers = peers_of(context.state.inventory, host.name)
         in_use = ssh_port_in_use()
         deploy_firewall(settings.firewall, openings(settings, roles_of(host), peers, in_use),
                         ssh_port=settings.base.ssh_port or in_use)

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 ROLES = ("db", "cache", "app", "worker")
 # Roles that, when no host is grouped into them, fall to the hosts of another role.
 FALLS_TO = {"web": "app", "worker": "app"}
+# Groups that hold only the hosts put into them (see hosts_in_group).
+MEMBER_ONLY_GROUPS = ("backup", "replica")
 
 
 def has_role(host_groups: Iterable[str], role: str, inventory_groups: Iterable[Iterable[str]]) -> bool:
@@ -107,3 +109,30 @@ def single_host_with_role(role: str, hosts: Iterable, what: str):
             f"{what}: expected exactly one host in group {role!r} to connect the app to, found {names}"
         )
     return found[0]
+
+
+def topology_problems(hosts: Iterable[tuple[str, Iterable[str]]]) -> list[str]:
+    """Inventory shapes groundwork refuses, as "host H: groups: ..." messages.
+
+    `hosts` are (name, groups) pairs. Replicas need exactly one `db` host to
+    stream from, and must not be it.
+    """
+    hosts = [(name, set(groups)) for name, groups in hosts]
+    everyone = [groups for _, groups in hosts]
+    replicas = [name for name, groups in hosts if "replica" in groups]
+    if not replicas:
+        return []
+    problems = []
+    for name, groups in hosts:
+        if "replica" in groups and has_role(groups, "db", everyone):
+            why = "in the db group too" if "db" in groups else "playing db because no host is in the db group"
+            problems.append(
+                f"host {name}: groups: expected a replica that is not the db host it streams from, got one {why}"
+            )
+    primaries = [name for name, groups in hosts if "replica" not in groups and has_role(groups, "db", everyone)]
+    if len(primaries) > 1:
+        problems += [
+            f"host {name}: groups: expected one db host for the replicas to stream from, got {', '.join(primaries)}"
+            for name in primaries
+        ]
+    return problems

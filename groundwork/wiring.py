@@ -129,9 +129,10 @@ def nginx_upstream(settings, this, hosts, settings_of):
 
 def wired_settings(settings, this, hosts):
     """A host's settings as its components get them: with the values derived
-    from the rest of the fleet (where Gunicorn listens). Verify tests check these."""
-    from types import SimpleNamespace
+    from the rest of the fleet (Postgres and Redis addresses and clients,
+    where Gunicorn listens). Verify tests check these."""
+    from .datatier import with_derived_values
 
-    wired = SimpleNamespace(**vars(settings))
+    wired = with_derived_values(hosts, this, settings)
     wired.app = app_listen(settings.app, this, hosts)
     return wired

@@ -4,6 +4,8 @@ base_timezone = "UTC"
 # Postgres (lab-only passwords: the lab is thrown away after each run)
 postgres_roles = [{"name": "app", "password": "lab-app-password-not-secret"}]
 postgres_databases = [{"name": "app", "owner": "app", "extensions": ["vector"]}]
+# Used only when the lab has a `replica` host (tests/e2e/test_replication.py).
+postgres_replication_password = "lab-replication-password-not-secret"
 
 # Redis (lab-only passwords: the lab is thrown away after each run)
 redis_app_password = "lab-redis-app-password-not-secret"

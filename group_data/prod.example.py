@@ -9,6 +9,7 @@ base_extra_packages = ["htop"]
 # PostgreSQL (deploys/postgres.py; hosts in the `db` group, or every host)
 # postgres_roles = [{"name": "app", "password": "..."}]          # stored as a SCRAM verifier
 # postgres_databases = [{"name": "app", "owner": "app", "extensions": ["vector"]}]
+# postgres_replication_password = "..."  # required when hosts are in the `replica` group
 
 # Redis (deploys/redis.py; hosts in the `cache` group, or every host)
 # redis_app_password = "..."            # required where Redis runs; 16+ characters

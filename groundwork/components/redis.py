@@ -12,6 +12,7 @@ from pyinfra.facts.files import FindInFile
 from pyinfra.operations import server
 
 from ..changes import ServiceChanges
+from ..datatier import LOOPBACK_REDIS
 from ..facts.host import MemoryBytes
 from ..operations import files, systemd
 from ..packages import ensure_packages
@@ -25,7 +26,8 @@ DATA_DIR = "/var/lib/redis"
 
 
 @deploy("Redis")
-def deploy_redis(settings: RedisSettings) -> None:
+def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS) -> None:
+    """`bind`: the addresses Redis listens on (groundwork.datatier.redis_bind)."""
     aof_was_on = redis_keeps_aof()
     install_redis()
     if settings.appendonly and not aof_was_on:
@@ -33,7 +35,7 @@ def deploy_redis(settings: RedisSettings) -> None:
     # Redis has no config checker (nothing like `nginx -t`): a bad file shows as a
     # failed restart, which leaves the pending marker for the next run.
     redis = ServiceChanges(SERVICE, action="restart")
-    redis.watch(configure_redis(settings))
+    redis.watch(configure_redis(settings, bind))
     redis.watch(write_redis_users(settings))
     redis.apply()
     systemd.service(
@@ -54,7 +56,7 @@ def install_redis() -> None:
     ensure_packages(["redis-server", "redis-tools"], name="Install redis-server")
 
 
-def configure_redis(settings: RedisSettings) -> OperationMeta:
+def configure_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS) -> OperationMeta:
     maxmemory = settings.maxmemory
     if maxmemory is None:
         maxmemory = f"{settings.maxmemory_bytes(host.get_fact(MemoryBytes)) // MIB}mb"
@@ -63,7 +65,7 @@ def configure_redis(settings: RedisSettings) -> OperationMeta:
         src=template("etc/redis/redis.conf"),
         dest=CONFIG,
         user="redis", group="redis", mode="0640",
-        bind=list(settings.bind),
+        bind=list(bind),
         port=settings.port,
         aclfile=USERS_ACL,
         maxmemory=maxmemory,

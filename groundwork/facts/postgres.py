@@ -24,11 +24,11 @@ def _rows(output) -> list[list[str]]:
 
 
 class PostgresRoles(FactBase):
-    """name -> {superuser, createrole, createdb, login, connection_limit, verifier}."""
+    """name -> {superuser, createrole, createdb, login, replication, connection_limit, verifier}."""
 
     def command(self, port: int = 5432) -> str:
         return psql_query(
-            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolconnlimit, "
+            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolconnlimit, "
             "coalesce(rolpassword, '') FROM pg_authid",
             port,
         )
@@ -40,9 +40,10 @@ class PostgresRoles(FactBase):
         return {
             name: {
                 "superuser": sup == "t", "createrole": cr == "t", "createdb": cdb == "t",
-                "login": login == "t", "connection_limit": int(limit), "verifier": verifier or None,
+                "login": login == "t", "replication": repl == "t", "connection_limit": int(limit),
+                "verifier": verifier or None,
             }
-            for name, sup, cr, cdb, login, limit, verifier in rows
+            for name, sup, cr, cdb, login, repl, limit, verifier in rows
         }
 
 
@@ -76,3 +77,40 @@ class PostgresExtensions(FactBase):
     def process(self, output):
         rows = _rows(output)
         return {name: version for name, version in rows} if rows else None
+
+
+class PostgresReplicationSlots(FactBase):
+    """slot name -> slot type ('physical'/'logical'), or None while no server answers."""
+
+    def command(self, port: int = 5432) -> str:
+        # The row for the current database makes the output non-empty while the server answers.
+        return psql_query(
+            "SELECT 'server', 'up' UNION ALL SELECT slot_name, slot_type FROM pg_replication_slots", port,
+        )
+
+    def process(self, output):
+        rows = _rows(output)
+        if not rows:
+            return None
+        return {name: kind for name, kind in rows[1:]}
+
+
+class PostgresCluster(FactBase):
+    """What the Debian cluster VERSION/main holds, read from its files (running or not).
+
+    {"exists": data directory with PG_VERSION, "standby": standby.signal present,
+    "databases": database directories under base/ (3 in a fresh initdb)}.
+    """
+
+    def command(self, version: int) -> str:
+        data = f"/var/lib/postgresql/{int(version)}/main"
+        return (
+            f"if [ -f {data}/PG_VERSION ]; then echo exists; "
+            f"if [ -e {data}/standby.signal ]; then echo standby; fi; "
+            f"echo databases $(find {data}/base -mindepth 1 -maxdepth 1 -type d | wc -l); fi"
+        )
+
+    def process(self, output):
+        lines = [line.strip() for line in output if line.strip()]
+        databases = next((int(line.split()[1]) for line in lines if line.startswith("databases ")), 0)
+        return {"exists": "exists" in lines, "standby": "standby" in lines, "databases": databases}

@@ -67,6 +67,7 @@ class PostgresSettings(ComponentSettings):
 
     prefix: ClassVar[str] = "postgres"
     role: ClassVar[str] = "db"
+    groups: ClassVar[tuple[str, ...]] = ("replica",)
 
     version: int | None = setting(
         None, doc="Major version; null takes the distribution's own (17 on Debian 13, 16 on Ubuntu 24.04).",
@@ -77,14 +78,27 @@ class PostgresSettings(ComponentSettings):
         "(needed for pgvector on Debian 12 / Ubuntu 22.04, and for other major versions).",
     )
     port: int = setting(5432, doc="TCP port.", check=_port)
-    listen_addresses: list[str] = setting(
-        default_factory=lambda: ["localhost"],
-        doc="Addresses the server listens on; loopback unless app hosts on other machines connect.",
+    listen_addresses: list[str] | None = setting(
+        None,
+        doc="Addresses the server listens on; null derives them from the inventory: loopback, plus the "
+        "host's own address (groundwork.ports.host_address) when app/worker hosts or replicas connect. "
+        "A list set here wins.",
     )
-    allowed_clients: list[str] = setting(
-        default_factory=list,
-        doc="Addresses or networks of other hosts admitted by pg_hba (scram-sha-256) besides loopback.",
+    allowed_clients: list[str] | None = setting(
+        None,
+        doc="Addresses or networks admitted by pg_hba (scram-sha-256) besides loopback; null admits "
+        "exactly the other app/worker hosts of the inventory (/32 or /128). A list set here wins.",
         check=_cidrs,
+    )
+    replication_user: str = setting(
+        "replicator",
+        doc="Role the hosts of the `replica` group stream WAL as (REPLICATION, no other rights).",
+        check=IDENTIFIER,
+    )
+    replication_password: str | None = setting(
+        None, secret=True, check=_password,
+        doc="Password of replication_user (stored as a SCRAM verifier on the primary, in ~postgres/.pgpass "
+        "on replicas). Required when the inventory has a `replica` group.",
     )
     max_connections: int = setting(100, doc="max_connections; work_mem is derived from it.")
     storage: Literal["ssd", "hdd"] = setting("ssd", doc="Disk kind, for random_page_cost and effective_io_concurrency.")
@@ -102,6 +116,10 @@ class PostgresSettings(ComponentSettings):
         for i, name in enumerate(roles):
             if name == "postgres" or name in roles[:i]:
                 yield f"roles[{i}].name", f"expected a unique role other than postgres, got {name!r}"
+        if self.replication_user == "postgres" or self.replication_user in roles:
+            yield "replication_user", (
+                f"expected a role of its own, not postgres or one of postgres_roles, got {self.replication_user!r}"
+            )
         owners = ["postgres", *roles]
         names = [d.name for d in self.databases]
         for i, db in enumerate(self.databases):
@@ -112,3 +130,9 @@ class PostgresSettings(ComponentSettings):
         for key in self.conf:
             if not key.replace("_", "").replace(".", "").isalnum():
                 yield f"conf[{key!r}]", "expected a postgresql.conf parameter name"
+
+    def inventory_check(self, inventory_groups):
+        if "replica" in inventory_groups and self.replication_password is None:
+            yield "replication_password", (
+                "required when the inventory has a `replica` group, not set (replicas stream as replication_user)"
+            )

@@ -102,11 +102,12 @@ class RedisSettings(ComponentSettings):
     prefix: ClassVar[str] = "redis"
     role: ClassVar[str] = "cache"
 
-    bind: list[str] = setting(
-        default_factory=lambda: ["127.0.0.1", "-::1"],
+    bind: list[str] | None = setting(
+        None,
         doc=(
-            "Addresses Redis listens on; loopback unless other hosts need it (a leading '-' "
-            "marks an address that may be missing, like Debian's '-::1')."
+            "Addresses Redis listens on (a leading '-' marks an address that may be missing, like "
+            "Debian's '-::1'); null derives them from the inventory: 127.0.0.1 and -::1, plus the host's "
+            "own address (groundwork.ports.host_address) when app/worker hosts connect. A list set here wins."
         ),
         check=_addresses,
     )
@@ -181,8 +182,8 @@ class RedisSettings(ComponentSettings):
 
     @property
     def listen_addresses(self) -> list[str]:
-        """The bind addresses without Redis's optional-address '-' mark."""
-        return [address.removeprefix("-") for address in self.bind]
+        """The bind addresses without Redis's optional-address '-' mark (none while bind is left to derivation)."""
+        return [address.removeprefix("-") for address in self.bind or ()]
 
     def maxmemory_bytes(self, total_memory_bytes: int) -> int:
         """maxmemory in bytes on a host with this much RAM."""

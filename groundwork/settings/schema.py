@@ -66,15 +66,23 @@ class ComponentSettings:
     fields; the path is relative to the object, e.g. ``"databases[0].owner"``.
 
     ``role`` names the inventory group whose hosts run the component (see
-    groundwork.topology); ``deploy_check(self)`` yields problems the same way
-    as cross_check, but only for hosts that run it in this deploy — for a value
-    such as a password that a host without the component need not have.
+    groundwork.topology); ``groups`` names further groups whose hosts run it
+    too, never by falling to every host (Postgres on `replica` hosts).
+    ``deploy_check(self)`` yields problems the same way as cross_check, but
+    only for hosts that run it in this deploy — for a value such as a password
+    that a host without the component need not have. ``inventory_check(self,
+    inventory_groups)`` does the same for values needed only when the
+    inventory has certain groups (a replication password, with replicas).
     """
 
     prefix: ClassVar[str]
     role: ClassVar[str | None] = None
+    groups: ClassVar[tuple[str, ...]] = ()
 
     def deploy_check(self) -> Iterable[tuple[str, str]]:
+        return ()
+
+    def inventory_check(self, inventory_groups: frozenset[str]) -> Iterable[tuple[str, str]]:
         return ()
 
 
@@ -273,9 +281,12 @@ def _raise(host_name: str, problems: Problems) -> None:
     raise SettingsError(_format(host_name, problems))
 
 
-def deploy_problems(host_name: str, obj: ComponentSettings) -> list[str]:
-    """obj.deploy_check() as messages, for a host that runs the component."""
-    return _format(host_name, [(f"{obj.prefix}_{path}", message) for path, message in obj.deploy_check()])
+def deploy_problems(
+    host_name: str, obj: ComponentSettings, inventory_groups: frozenset[str] = frozenset()
+) -> list[str]:
+    """obj.deploy_check() and obj.inventory_check() as messages, for a host that runs the component."""
+    found = [*obj.deploy_check(), *obj.inventory_check(frozenset(inventory_groups))]
+    return _format(host_name, [(f"{obj.prefix}_{path}", message) for path, message in found])
 
 
 # --- public API ------------------------------------------------------------------

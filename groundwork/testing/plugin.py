@@ -5,8 +5,10 @@
 
 A test that takes `host` runs once per inventory host; `@pytest.mark.group("db")`
 limits it to the hosts in that group (or to every host when no host is in it:
-the one-host default of groundwork.topology). The `settings` fixture gives that host's
-validated groundwork settings, so tests check what the host was asked to be.
+the one-host default of groundwork.topology; `backup` and `replica` never fall
+to every host). The `settings` fixture gives that host's validated groundwork
+settings, so tests check what the host was asked to be; `inventory` gives
+every host of the inventory, for what is derived across hosts.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from ..topology import has_role
+from ..topology import MEMBER_ONLY_GROUPS, has_role
 from .inventory import InventoryHost, load_inventory, ssh_config_for
 
 _HOSTS = pytest.StashKey[list]()
+_INVENTORY = pytest.StashKey[list]()
+_NO_HOST = pytest.StashKey[set]()
 _BY_ID = pytest.StashKey[dict]()
-_FLEET = pytest.StashKey[list]()  # every inventory host, --inventory-limit or not
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,12 +47,13 @@ def _hosts(config: pytest.Config) -> list[tuple[InventoryHost, object]]:
 
     path = config.getoption("--inventory")
     pairs: list = []
+    config.stash[_INVENTORY] = []
     if path:
         try:
             hosts = load_inventory(path)
         except FileNotFoundError as exc:
             raise pytest.UsageError(f"--inventory: {exc}") from None
-        config.stash[_FLEET] = list(hosts)
+        config.stash[_INVENTORY] = hosts
         limit = config.getoption("--inventory-limit")
         if limit:
             unknown = sorted(set(limit) - {h.name for h in hosts})
@@ -78,9 +82,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("host", [pytest.param(None, marks=pytest.mark.skip(reason="no --inventory given"))])
         return
     groups = [m.args[0] for m in metafunc.definition.iter_markers("group")]
-    everyone = [h.groups for h in metafunc.config.stash.get(_FLEET, [])]
-    selected = [(h, b) for h, b in pairs if all(has_role(h.groups, g, everyone) for g in groups)]
+    # Roles fall according to the whole inventory, not to the hosts --inventory-limit kept.
+    everyone = [h.groups for h in metafunc.config.stash[_INVENTORY]]
+    selected = [(h, b) for h, b in pairs if all(_in_group(h.groups, g, everyone) for g in groups)]
+    if not selected:
+        # No host of this inventory is in the group (no replicas, say): the
+        # test does not apply, so it is deselected below rather than skipped.
+        metafunc.config.stash.setdefault(_NO_HOST, set()).add(metafunc.definition.nodeid)
     metafunc.parametrize("host", [b for _, b in selected], ids=[h.name for h, _ in selected])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_host = config.stash.get(_NO_HOST, set())
+    if not no_host:
+        return
+    deselected = [item for item in items if item.nodeid.split("[", 1)[0] in no_host]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
+
+
+def _in_group(host_groups, group: str, everyone) -> bool:
+    if group in MEMBER_ONLY_GROUPS:
+        return group in host_groups
+    return has_role(host_groups, group, everyone)
+
+
+@pytest.fixture
+def inventory(request: pytest.FixtureRequest, host) -> list[InventoryHost]:
+    """Every host of the inventory (--inventory-limit or not)."""
+    return request.config.stash[_INVENTORY]
 
 
 @pytest.fixture
@@ -90,10 +121,12 @@ def inventory_host(request: pytest.FixtureRequest, host) -> InventoryHost:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, inventory_host: InventoryHost):
-    """The host's validated groundwork settings: `settings.base.timezone`, ...,
-    with what the fleet derives (where Gunicorn listens) filled in."""
+def settings(inventory_host: InventoryHost, inventory: list[InventoryHost]):
+    """The host's validated groundwork settings: `settings.base.timezone`, ...
+
+    with what is derived from the inventory filled in: Postgres listen
+    addresses and admitted clients, Redis bind, where Gunicorn listens.
+    """
     from ..wiring import wired_settings
 
-    _hosts(request.config)
-    return wired_settings(inventory_host.settings, inventory_host, request.config.stash[_FLEET])
+    return wired_settings(inventory_host.settings, inventory_host, inventory)

@@ -40,7 +40,10 @@ def postgres(**data) -> PostgresSettings:
 
 def test_defaults():
     s = postgres()
-    assert (s.version, s.apt_repository, s.port, s.listen_addresses) == (None, "distribution", 5432, ("localhost",))
+    assert (s.version, s.apt_repository, s.port) == (None, "distribution", 5432)
+    # null: derived from the inventory (groundwork.datatier)
+    assert (s.listen_addresses, s.allowed_clients) == (None, None)
+    assert (s.replication_user, s.replication_password) == ("replicator", None)
     assert s.roles == () and s.databases == ()
 
 
@@ -168,14 +171,14 @@ def test_new_role_is_created_with_a_verifier_not_the_password():
     sql = role_sql(APP, None)
     assert sql.startswith(
         "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') THEN CREATE ROLE \"app\"; END IF; END$$;\n"
-        "ALTER ROLE \"app\" WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB CONNECTION LIMIT -1 PASSWORD 'SCRAM-SHA-256$4096:"
+        "ALTER ROLE \"app\" WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION CONNECTION LIMIT -1 PASSWORD 'SCRAM-SHA-256$4096:"
     )
     assert "app-password-123" not in sql
 
 
 def test_changed_attributes_keep_the_password():
     sql = role_sql(APP, {**CURRENT, "createdb": True})
-    assert sql.endswith("ALTER ROLE \"app\" WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB CONNECTION LIMIT -1;\n")
+    assert sql.endswith("ALTER ROLE \"app\" WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION CONNECTION LIMIT -1;\n")
 
 
 def test_changed_password_is_reset():
@@ -252,7 +255,9 @@ def test_overrides_win_and_restart_only_settings_are_split_out():
 
 
 def test_pg_hba_admits_exactly_the_allowed_clients():
-    text = get_template(template("etc/postgresql/VERSION/main/pg_hba.conf")).render(allowed_clients=["10.0.0.5/32"])
+    text = get_template(template("etc/postgresql/VERSION/main/pg_hba.conf")).render(
+        allowed_clients=["10.0.0.5/32"], replication_user="replicator", replication_clients=[],
+    )
     host_lines = [line.split() for line in text.splitlines() if line.startswith("host")]
     assert host_lines == [
         ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
@@ -260,3 +265,96 @@ def test_pg_hba_admits_exactly_the_allowed_clients():
         ["host", "all", "all", "10.0.0.5/32", "scram-sha-256"],
     ]
     assert "trust" not in text and "md5" not in text and "password" not in text.replace("scram", "")
+
+
+# --- replication --------------------------------------------------------------------------------
+
+from groundwork.components.postgres import (  # noqa: E402
+    PGPASS, Standby, clone_command, pgpass_line, standby_floors,
+)
+from groundwork.secret import Secret  # noqa: E402
+
+REPLICATION_PASSWORD = "repl:pass\\word-1"
+STANDBY = Standby(
+    primary="db1", address="10.0.0.10", port=5432, user="replicator", password=Secret(REPLICATION_PASSWORD),
+    slot="groundwork_rep1", version=17, floors={"max_connections": "200", "max_worker_processes": "16"},
+)
+
+
+def test_replication_role_gets_replication_and_nothing_else():
+    role = Role(name="replicator", password="r" * 16)
+    sql = role_sql(role, None, replication=True)
+    assert "WITH LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB REPLICATION CONNECTION LIMIT -1 PASSWORD 'SCRAM" in sql
+    current = {**CURRENT, "replication": True, "verifier": make_verifier("r" * 16)}
+    assert role_sql(role, current, replication=True) is None
+    # An app role that somehow got REPLICATION loses it.
+    assert "NOREPLICATION" in role_sql(APP, {**CURRENT, "replication": True})
+
+
+def test_pg_hba_admits_replicas_for_replication_only():
+    text = get_template(template("etc/postgresql/VERSION/main/pg_hba.conf")).render(
+        allowed_clients=["10.0.0.11/32"], replication_user="replicator", replication_clients=["10.0.0.12/32"],
+    )
+    host_lines = [line.split() for line in text.splitlines() if line.startswith("host")]
+    assert host_lines[-2:] == [
+        ["host", "all", "all", "10.0.0.11/32", "scram-sha-256"],
+        ["host", "replication", "replicator", "10.0.0.12/32", "scram-sha-256"],
+    ]
+
+
+def test_pg_hba_of_a_single_host_is_what_it_always_was():
+    text = get_template(template("etc/postgresql/VERSION/main/pg_hba.conf")).render(
+        allowed_clients=[], replication_user="replicator", replication_clients=[],
+    )
+    assert text == (
+        "# managed by groundwork; local edits are overwritten\n"
+        "# TYPE  DATABASE  USER      ADDRESS          METHOD\n"
+        "local   all       postgres                   peer\n"
+        "local   all       all                        scram-sha-256\n"
+        "host    all       all       127.0.0.1/32     scram-sha-256\n"
+        "host    all       all       ::1/128          scram-sha-256\n"
+    )
+
+
+def test_standby_parameters_follow_the_primary_without_its_password():
+    restart, reload = server_parameters(postgres(), 2 * GB, 2, ("localhost",), STANDBY)
+    assert restart["hot_standby"] == "on"
+    # Never below the primary's values, or the standby refuses to replay.
+    assert (restart["max_connections"], restart["max_worker_processes"]) == ("200", "16")
+    assert reload["primary_slot_name"] == "groundwork_rep1"
+    assert reload["primary_conninfo"] == (
+        f"host=10.0.0.10 port=5432 user=replicator passfile={PGPASS} application_name=groundwork_rep1"
+    )
+    assert REPLICATION_PASSWORD not in repr((restart, reload, STANDBY))
+
+
+def test_standby_keeps_its_own_values_above_the_primarys():
+    restart, _ = server_parameters(postgres(max_connections=300), 2 * GB, 32, ("localhost",), STANDBY)
+    assert (restart["max_connections"], restart["max_worker_processes"]) == ("300", "32")
+
+
+def test_standby_floors_are_the_primarys_values():
+    assert standby_floors(postgres(max_connections=150), 12) == {"max_connections": "150", "max_worker_processes": "12"}
+    assert standby_floors(postgres(conf={"max_wal_senders": "20"}), 2)["max_wal_senders"] == "20"
+
+
+def test_pgpass_escapes_colons_and_backslashes():
+    assert pgpass_line(STANDBY) == "10.0.0.10:5432:replication:replicator:repl\\:pass\\\\word-1\n"
+
+
+def test_clone_keeps_the_old_cluster_refuses_one_with_data_and_never_shows_the_password():
+    command = clone_command(STANDBY, 17)
+    assert REPLICATION_PASSWORD not in command and "repl" + ":pass" not in command
+    lines = command.splitlines()
+    assert 'if [ -e "$data/standby.signal" ]; then exit 0; fi' in lines
+    assert 'if [ "$databases" -gt 3 ]; then' in lines
+    assert 'mv "$data" "$aside"' in lines and "rm -rf" not in command.split("if ! ")[0]
+    assert (
+        f"PGPASSFILE={PGPASS} /usr/lib/postgresql/17/bin/pg_basebackup --no-password -h 10.0.0.10 -p 5432 "
+        "-U replicator -D /var/lib/postgresql/17/main -S groundwork_rep1 -X stream -c fast"
+    ) in command
+    # standby.signal only after a complete copy; the cluster starts as a standby.
+    assert lines[-2:] == [
+        'install -o postgres -g postgres -m 0600 /dev/null "$data/standby.signal"',
+        "systemctl start postgresql@17-main",
+    ]

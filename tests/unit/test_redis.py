@@ -47,8 +47,7 @@ def problems_of(**data) -> list[str]:
 
 def test_defaults():
     s = redis()
-    assert s.bind == ("127.0.0.1", "-::1")
-    assert s.listen_addresses == ["127.0.0.1", "::1"]
+    assert s.bind is None  # derived from the inventory (groundwork.datatier.redis_bind)
     assert s.port == 6379
     assert (s.app_user, s.app_password, s.app_acl) == ("app", APP_PASSWORD, "~* &* +@all -@admin -@dangerous")
     assert s.admin_password is None
@@ -128,7 +127,7 @@ def test_secrets_are_masked_for_logs():
             {"redis_bind": ["127.0.0.1", "localhost"]},
             "redis_bind: expected IP addresses like '127.0.0.1' (a leading '-' marks one that may be missing), got 'localhost'",
         ),
-        ({"redis_bind": "127.0.0.1"}, "redis_bind: expected a list, got str ('127.0.0.1')"),
+        ({"redis_bind": "127.0.0.1"}, "redis_bind: expected a list or null, got str ('127.0.0.1')"),
         ({"redis_port": 0}, "redis_port: expected a port from 1 to 65535, got 0"),
         ({"redis_port": 65536}, "redis_port: expected a port from 1 to 65535, got 65536"),
         ({"redis_app_user": "default"}, "redis_app_user: expected a user name other than 'default' and 'admin', got 'default'"),
@@ -201,7 +200,7 @@ def test_valid_values_are_kept():
         redis_maxmemory_policy="noeviction", redis_appendonly=False, redis_appendfsync="always", redis_save=[],
         redis_admin_password=ADMIN_PASSWORD,
     )
-    assert s.listen_addresses == ["10.0.0.5", "127.0.0.1", "::1"]
+    assert s.bind == ("10.0.0.5", "127.0.0.1", "-::1")
     assert (s.port, s.maxmemory, s.maxmemory_policy) == (6380, "2gb", "noeviction")
     assert (s.appendonly, s.appendfsync, s.save, s.admin_password) == (False, "always", (), ADMIN_PASSWORD)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
@@ -52,6 +53,20 @@ def test_postgres_listens_only_on_configured_addresses(host, settings):
         assert addresses <= {"127.0.0.1", "::1"}
     else:
         assert addresses <= set(settings.postgres.listen_addresses) | {"127.0.0.1", "::1"}
+
+
+def test_hba_admits_exactly_the_configured_clients(host, settings):
+    rows = psql(
+        host, settings,
+        "SELECT database[1], user_name[1], address || '/' || coalesce(netmask, '') FROM pg_hba_file_rules "
+        "WHERE type = 'host' AND error IS NULL AND address NOT IN ('127.0.0.1', '::1')",
+    ).splitlines()
+    clients = {tuple(row.split("|")) for row in rows if not row.startswith("replication|")}
+    expected = set()
+    for client in settings.postgres.allowed_clients:
+        network = ipaddress.ip_network(client, strict=False)
+        expected.add(("all", "all", f"{network.network_address}/{network.netmask}"))
+    assert clients == expected
 
 
 def test_vector_extension_answers_in_app_database_as_app_role(host, settings):
