@@ -17,8 +17,9 @@ needs which port:
   open to the `replica` hosts too; Redis is not.
 
 A host's address is its host data `private_address` when set, else its
-`ssh_hostname`, else its inventory name: set `private_address` where hosts
-talk to each other over a private network.
+`ssh_hostname`; across hosts it must be an IP address (groundwork.datatier.ip_of
+says so, naming the host): set `private_address` where hosts talk to each
+other over a private network or the inventory names hosts by DNS name.
 """
 
 from __future__ import annotations

@@ -145,3 +145,10 @@ def test_rollout_batches_follow_inventory_order_not_planning_order():
     for name in ("app1", "app2", "app3"):
         pairs.add(name)
     assert pairs.before("app2", order) == [] and pairs.before("app3", order) == ["app1", "app2"]
+
+
+def test_a_host_without_an_ip_address_is_named_in_the_error():
+    hosts = fleet("db1:db,cache", "app1:app")
+    hosts[0].data = {}  # connected by name only, no private_address
+    with pytest.raises(PyinfraError, match=r"host db1: private_address: expected the IP address"):
+        app_environment(settings(), hosts[1], hosts, lambda h: settings())
