@@ -76,6 +76,8 @@ def hosts_with_role(role: str) -> list:
 # --- who talks to whom -----------------------------------------------------------------------------
 # Pure functions over host-like objects (`.name`, `.groups`), so the wiring is
 # unit-tested without a run; the pyinfra wrappers pass context.state.inventory.
+# Hosts are told apart by name: pyinfra's `host` is a context proxy, never
+# identical to the inventory's Host object.
 
 
 def role_hosts(role: str, hosts: Iterable) -> list:
@@ -89,15 +91,15 @@ def upstreams_of(web_host, hosts: Iterable) -> list:
     """The app hosts nginx on `web_host` proxies to: its own app when it runs
     one (nginx on each app host), else every app host of the fleet."""
     hosts = list(hosts)
-    if web_host in role_hosts("app", hosts):
-        return [web_host]
-    return role_hosts("app", hosts)
+    apps = role_hosts("app", hosts)
+    own = [h for h in apps if h.name == web_host.name]
+    return own or apps
 
 
 def proxies_of(app_host, hosts: Iterable) -> list:
     """The web hosts whose nginx proxies to `app_host`."""
     hosts = list(hosts)
-    return [w for w in role_hosts("web", hosts) if app_host in upstreams_of(w, hosts)]
+    return [w for w in role_hosts("web", hosts) if app_host.name in {u.name for u in upstreams_of(w, hosts)}]
 
 
 def single_host_with_role(role: str, hosts: Iterable, what: str):

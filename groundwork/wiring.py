@@ -84,7 +84,7 @@ def app_environment(settings, this, hosts, settings_of) -> dict[str, str]:
         if given:
             env[key] = given
             continue
-        if this in role_hosts(role, hosts):
+        if this.name in {h.name for h in role_hosts(role, hosts)}:
             server, address = this, "127.0.0.1"
         else:
             try:
@@ -102,7 +102,7 @@ def app_listen(app: AppSettings, this, hosts) -> AppSettings:
     """The app's settings with where Gunicorn listens: its unix socket while
     only nginx on its own host proxies to it, else TCP on the host's own
     address (app_port), trusting the X-Forwarded-* headers of those proxies."""
-    remote = [p for p in proxies_of(this, hosts) if p is not this]
+    remote = [p for p in proxies_of(this, hosts) if p.name != this.name]
     if not remote:
         return app
     proxies = [a for a in (str(ip_of(host_address(p.data), p.name)) for p in remote) if a not in app.forwarded_allow_ips]
@@ -123,7 +123,7 @@ def nginx_upstream(settings, this, hosts, settings_of):
         raise PyinfraError("nginx: no host in group 'app' to proxy to")
     servers = tuple(gunicorn_bind(app_listen(settings_of(h).app, h, hosts)) for h in targets)
     # Static files are served from the release on the app's own host only.
-    local = targets == [this]
+    local = [t.name for t in targets] == [this.name]
     static_root = f"/srv/{app.name}/current/static" if app.static_command and local else None
     return Upstream(app.name, servers, static_root)
 

@@ -152,3 +152,15 @@ def test_a_host_without_an_ip_address_is_named_in_the_error():
     hosts[0].data = {}  # connected by name only, no private_address
     with pytest.raises(PyinfraError, match=r"host db1: private_address: expected the IP address"):
         app_environment(settings(), hosts[1], hosts, lambda h: settings())
+
+
+def test_the_host_of_the_run_is_known_by_name_not_identity():
+    # pyinfra's `host` is a context proxy, a different object from the inventory's Host.
+    (solo,) = fleet("solo")
+    proxy = SimpleNamespace(**vars(solo))
+    app = settings().app
+    assert app_listen(app, proxy, [solo]) is app
+    env = app_environment(settings(), proxy, [solo], lambda h: settings())
+    assert "@127.0.0.1:" in env["DATABASE_URL"]
+    upstream = nginx_upstream(settings(app_static_command="collect"), proxy, [solo], lambda h: settings(app_static_command="collect"))
+    assert upstream.servers == ("unix:/run/app/gunicorn.sock",) and upstream.static_root
