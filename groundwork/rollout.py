@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import gevent
 from gevent.event import Event
-from pyinfra import logger
-from pyinfra.api import StringCommand
-from pyinfra.operations import python
+from pyinfra import host, logger
+from pyinfra.api import StringCommand, operation
+from pyinfra.connectors.util import CommandOutput
 
 POLL_SECONDS = 0.2
 
@@ -60,36 +60,40 @@ def _wait_for_turn(state, rollout: Rollout, host_name: str) -> None:
             gevent.sleep(POLL_SECONDS)
 
 
-def _switch(state, host, app_name: str, release_id: str) -> bool:
-    rollout = _rollouts[(app_name, release_id)]
-    try:
-        _wait_for_turn(state, rollout, host.name)
-        if rollout.failed_on is not None:
-            host.log_styled(
-                f"Rollout of {app_name} {release_id} stopped: {rollout.failed_on} failed; "
-                "this host keeps its current release",
-                fg="red", log_func=logger.error,
-            )
-            return False
-        status, output = host.run_shell_command(
-            StringCommand(f"groundwork-activate-{app_name}", release_id), print_output=state.print_output,
-        )
-        if not status:
-            rollout.failed_on = rollout.failed_on or host.name
-            for line in output.output_lines[-30:]:
-                host.log_styled(line, log_func=logger.error)
-        return status
-    finally:
-        rollout.done[host.name].set()
+class SwitchCommand(StringCommand):
+    """`groundwork-activate-NAME RELEASE`, run when this host's turn comes.
+
+    A StringCommand, so pyinfra runs it with the operation's connector
+    arguments (sudo and the like) and prints its output when it fails.
+    """
+
+    def __init__(self, rollout: Rollout, app_name: str, release_id: str):
+        super().__init__(f"groundwork-activate-{app_name}", release_id)
+        self.rollout, self.app_name, self.release_id = rollout, app_name, release_id
+
+    def execute(self, state, host, connector_arguments):
+        rollout = self.rollout
+        try:
+            _wait_for_turn(state, rollout, host.name)
+            if rollout.failed_on is not None:
+                host.log_styled(
+                    f"Rollout of {self.app_name} {self.release_id} stopped: {rollout.failed_on} failed; "
+                    "this host keeps its current release",
+                    fg="red", log_func=logger.error,
+                )
+                return False, CommandOutput([])
+            status, output = super().execute(state, host, connector_arguments)
+            if not status:
+                rollout.failed_on = rollout.failed_on or host.name
+            return status, output
+        finally:
+            rollout.done[host.name].set()
 
 
-def switch_release(host_name: str, app_name: str, release_id: str, batch: int) -> None:
-    """The switch of this host to `release_id`, `batch` hosts at a time,
-    after the hosts before it in the inventory that switch too."""
+@operation()
+def switch_release(app_name: str, release_id: str, batch: int = 1):
+    """Switch this host to `release_id`, `batch` hosts at a time, after the
+    hosts before it in the inventory that switch too."""
     rollout = _rollouts.setdefault((app_name, release_id), Rollout(batch))
-    rollout.add(host_name)
-    python.call(
-        name=f"Switch to release {release_id} behind a health check, "
-        + ("one host at a time" if batch == 1 else f"{batch} hosts at a time"),
-        function=_switch, app_name=app_name, release_id=release_id,
-    )
+    rollout.add(host.name)
+    yield SwitchCommand(rollout, app_name, release_id)

@@ -124,7 +124,11 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
                 name=f"Run the migrations of release {release.id}",
                 commands=[f"{name}-run --release {release.id} sh -c {shlex.quote(settings.migrate_command)}"],
             )
-        switch_release(host.name, name, release.id, settings.rollout_batch)
+        switch_release(
+            name, release.id, settings.rollout_batch,
+            name=f"Switch to release {release.id} behind a health check, "
+            + ("one host at a time" if settings.rollout_batch == 1 else f"{settings.rollout_batch} hosts at a time"),
+        )
 
     # A new release is started by the switch above, behind its health check;
     # a live one found stopped (by hand, a crash) is started here.
