@@ -56,7 +56,10 @@ class AppSettings(ComponentSettings):
     timeout: int = setting(120, doc="Seconds a request may take before its worker is restarted.", check=_positive)
     graceful_timeout: int = setting(30, doc="Seconds running requests get to finish on reload or stop.", check=_positive)
     keepalive: int = setting(75, doc="Seconds an idle keep-alive connection stays open; above nginx's upstream keepalive_timeout (60).", check=_positive)
-    max_requests: int = setting(1000, doc="Requests after which a worker is replaced (leaks stay bounded); 0 never.")
+    max_requests: int = setting(
+        0, doc="Requests after which a worker is replaced, to bound a leaking app; 0 (the default) never: "
+        "each replacement of a Uvicorn worker resets a few connections under load (bench/noop.py measured it).",
+    )
     max_requests_jitter: int = setting(100, doc="Random spread added to max_requests so workers do not restart together.")
     bind: str | None = setting(
         None, doc="TCP address like '10.0.0.5:8000' Gunicorn binds; null binds a unix socket in /run/NAME, or the host's own address and app_port when nginx runs on other hosts.",
