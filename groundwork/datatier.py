@@ -141,6 +141,11 @@ def host_cidr(address: str | None, whose: str) -> str:
     return f"{ip}/{ip.max_prefixlen}"
 
 
+def host_ip(host) -> str:
+    """The IP address other hosts reach `host` on (`.name`, `.data`), as text."""
+    return str(ip_of(host_address(host.data), host.name))
+
+
 def ip_of(address: str | None, whose: str):
     try:
         return ipaddress.ip_address(address or "")

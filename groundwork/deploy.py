@@ -54,6 +54,16 @@ def validate_inventory(state=None, deploying: Iterable[str] | None = None) -> di
     return _validated[key]
 
 
+def settings_of(other, state=None) -> SimpleNamespace:
+    """Another host's settings, as this run already validated them (a host's
+    settings do not depend on which components a deploy runs)."""
+    state = context.state if state is None else state
+    for (state_id, _), result in _validated.items():
+        if state_id == id(state):
+            return result[other.name]
+    return validate_inventory(state, deploying=())[other.name]
+
+
 def settings_for(host=None, deploying: Iterable[str] | None = None) -> SimpleNamespace:
     """This host's settings, one typed object per component (`.base`, `.postgres`, ...)."""
     host = context.host if host is None else host

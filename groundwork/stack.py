@@ -18,15 +18,13 @@ from .components.edge import deploy_edge
 from .components.firewall import deploy_firewall, ssh_port_in_use
 from .components.postgres import Standby, deploy_postgres, plan_packages, standby_floors
 from .components.redis import deploy_redis
-from .datatier import REPLICA_GROUP, ip_of, postgres_access_in, redis_bind_in, slot_name
+from .datatier import REPLICA_GROUP, host_ip, postgres_access_in, redis_bind_in, slot_name
+from .deploy import settings_of
 from .facts.host import CpuCount
-from .ports import host_address, openings, peers_of
+from .ports import openings, peers_of
 from .secret import Secret
-from .settings.postgres import PostgresSettings
-from .settings.schema import build
 from .topology import first_host_with_role, host_has_role, hosts_in_group, hosts_with_role, roles_of
-from .deploy import validate_inventory
-from .wiring import app_environment, nginx_upstream, wired_settings
+from .wiring import app_environment, app_listen, nginx_upstream
 
 
 def _here(role: str) -> bool:
@@ -35,11 +33,6 @@ def _here(role: str) -> bool:
 
 def _inventory() -> list:
     return list(context.state.inventory)
-
-
-def _settings_of(other) -> SimpleNamespace:
-    """Another host's settings (already validated with everyone's)."""
-    return validate_inventory(deploying=())[other.name]
 
 
 def run_base(settings: SimpleNamespace) -> None:
@@ -58,14 +51,14 @@ def _standby() -> Standby:
     """How this replica follows the db host (groundwork.deploy refuses any other number of them)."""
     primary = next(h for h in hosts_with_role("db") if REPLICA_GROUP not in h.groups)
     # The primary's own settings: its role's password and port are the ones to connect with.
-    theirs = build(PostgresSettings, primary.data.dict(), primary.name)
+    theirs = settings_of(primary).postgres
     distro = primary.get_fact(LinuxDistribution)
     version = plan_packages(
         distro["name"] or "", distro["major"] or 0, distro["release_meta"].get("VERSION_CODENAME", ""), theirs,
     ).version
     return Standby(
         primary=primary.name,
-        address=str(ip_of(host_address(primary.data), primary.name)),
+        address=host_ip(primary),
         port=theirs.port,
         user=theirs.replication_user,
         password=Secret(theirs.replication_password),
@@ -97,8 +90,8 @@ def run_app(settings: SimpleNamespace) -> None:
         )
     if _here("app") and settings.app.source:
         deploy_app(
-            wired_settings(settings, host, _inventory()).app, settings.celery,
-            app_environment(settings, host, _inventory(), _settings_of),
+            app_listen(settings.app, host, _inventory()), settings.celery,
+            app_environment(settings, host, _inventory(), settings_of),
             run_migrations=first_host_with_role("app").name == host.name,
             run_worker=_here("worker"),
             run_beat=first_host_with_role("worker").name == host.name,
@@ -107,7 +100,7 @@ def run_app(settings: SimpleNamespace) -> None:
 
 def run_edge(settings: SimpleNamespace) -> None:
     if _here("web"):
-        deploy_edge(settings.nginx, settings.certbot, nginx_upstream(settings, host, _inventory(), _settings_of))
+        deploy_edge(settings.nginx, settings.certbot, nginx_upstream(settings, host, _inventory(), settings_of))
 
 
 def run_firewall(settings: SimpleNamespace) -> None:

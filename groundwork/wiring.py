@@ -12,8 +12,7 @@ from urllib.parse import quote
 
 from pyinfra.api.exceptions import PyinfraError
 
-from .datatier import ip_of
-from .ports import host_address
+from .datatier import host_ip
 from .settings.app import AppSettings
 from .settings.postgres import PostgresSettings
 from .settings.redis import RedisSettings
@@ -91,7 +90,7 @@ def app_environment(settings, this, hosts, settings_of) -> dict[str, str]:
                 server = single_host_with_role(role, hosts, f"app_{key.lower()}")
             except ValueError as exc:
                 raise PyinfraError(f"{exc}; or set app_{key.lower()}") from None
-            address = str(ip_of(host_address(server.data), server.name))
+            address = host_ip(server)
         url = make(settings_of(server), address)
         if url:
             env[key] = url
@@ -105,8 +104,8 @@ def app_listen(app: AppSettings, this, hosts) -> AppSettings:
     remote = [p for p in proxies_of(this, hosts) if p.name != this.name]
     if not remote:
         return app
-    proxies = [a for a in (str(ip_of(host_address(p.data), p.name)) for p in remote) if a not in app.forwarded_allow_ips]
-    bind = app.bind or f"{_host(str(ip_of(host_address(this.data), this.name)))}:{app.port}"
+    proxies = [a for a in map(host_ip, remote) if a not in app.forwarded_allow_ips]
+    bind = app.bind or f"{_host(host_ip(this))}:{app.port}"
     return replace(app, bind=bind, forwarded_allow_ips=[*app.forwarded_allow_ips, *proxies])
 
 
