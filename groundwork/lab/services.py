@@ -7,11 +7,10 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 from .network import LAB_ID
 from .state import LabState, cache_dir
-from .system import LabError, is_our_process
+from .system import LabError, is_our_process, process_state
 
 APT_CACHE_PORT = 3142
 
@@ -76,10 +75,7 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
             if done == pid:
                 return True
         except ChildProcessError:
-            if not Path(f"/proc/{pid}").exists():
-                return True
-            status = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
-            if status in ("Z", "X"):
+            if process_state(pid) in ("Z", "X", None):
                 return True
         time.sleep(0.2)
     return False

@@ -65,6 +65,19 @@ def process_cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def process_state(pid: int) -> str | None:
+    """The state letter from /proc/PID/stat, or None once the process is gone.
+
+    Read in one go: the process may exit between any two looks at /proc.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name is in parentheses and may itself hold spaces or ')'.
+    return stat.rpartition(")")[2].split()[0]
+
+
 def is_our_process(pid: int | None, *markers: str) -> bool:
     """True when pid is alive and its command line holds every marker.
 

@@ -57,8 +57,7 @@ class AppSettings(ComponentSettings):
     graceful_timeout: int = setting(30, doc="Seconds running requests get to finish on reload or stop.", check=_positive)
     keepalive: int = setting(75, doc="Seconds an idle keep-alive connection stays open; above nginx's upstream keepalive_timeout (60).", check=_positive)
     max_requests: int = setting(
-        0, doc="Requests after which a worker is replaced, to bound a leaking app; 0 (the default) never: "
-        "each replacement of a Uvicorn worker resets a few connections under load (bench/noop.py measured it).",
+        0, doc="Requests after which a worker is replaced, to bound a leaking app; 0 (the default) never.",
     )
     max_requests_jitter: int = setting(100, doc="Random spread added to max_requests so workers do not restart together.")
     bind: str | None = setting(

@@ -22,7 +22,8 @@ from groundwork.lab.inventory import lab_groups
 from groundwork.lab.lab import parse_host_specs
 from groundwork.lab.network import check_subnet_is_free, plan_addresses
 from groundwork.lab.state import LabHost, LabState, lab_dir
-from groundwork.lab.system import LabError, is_our_process
+from groundwork.lab.services import terminate
+from groundwork.lab.system import LabError, is_our_process, process_state
 
 NAME_HINT = "expected a lowercase letter then up to 11 letters/digits"
 
@@ -503,3 +504,26 @@ def test_reserved_groups_are_refused(group):
 
 def test_repeated_groups_are_kept_once():
     assert parse_host_specs(["a1:db,db,cache,db"], None) == [("a1", ["db", "cache"])]
+
+
+def test_process_state_follows_a_child_from_running_to_zombie_to_gone():
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    assert process_state(child.pid) in ("R", "S")
+    child.stdin.close()
+    deadline = time.monotonic() + 10
+    while process_state(child.pid) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_state(child.pid) == "Z"
+    child.wait()
+    assert process_state(child.pid) is None
+
+
+def test_terminate_ends_a_process_that_is_not_our_child():
+    # The lab stops daemons a previous `lab up` started: waitpid cannot reap those.
+    out = subprocess.run(
+        ["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True, check=True,
+    )
+    pid = int(out.stdout)
+    assert process_state(pid) in ("R", "S")
+    terminate(pid, timeout=10)
+    assert process_state(pid) in (None, "Z")

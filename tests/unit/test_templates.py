@@ -116,3 +116,15 @@ def test_every_template_starts_with_the_header(path):
     # A script's first line must be its interpreter; the header comes right after.
     first_line = lines[1] if lines[0].startswith("#!") else lines[0]
     assert first_line == HEADER
+
+
+@pytest.mark.parametrize("server, hooked", [("asgi", True), ("wsgi", False)])
+def test_gunicorn_config_lets_retiring_uvicorn_workers_read_what_they_accepted(server, hooked):
+    from groundwork.components.app import gunicorn_vars
+    from groundwork.settings.app import AppSettings
+
+    rendered = render("etc/NAME/gunicorn.conf.py", app_name="shop", **gunicorn_vars(AppSettings(server=server), 2))
+    namespace: dict = {}
+    exec(compile(rendered, "gunicorn.conf.py", "exec"), namespace)  # what Gunicorn does with it
+    assert namespace["workers"] == 5 and namespace["bind"] == ["unix:/run/app/gunicorn.sock"]
+    assert callable(namespace.get("post_worker_init")) is hooked
