@@ -71,7 +71,9 @@ def boot(state: LabState, host: LabHost, root: Path) -> None:
         # host then races on its v1 "compat" hierarchy and fails restarts now
         # and then ("Failed to spawn executor: No such file or directory").
         # A pure cgroup v2 tree for the container avoids that.
-        env={**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"},
+        # /proc/sys/net writable, as on a VPS: the host has a network namespace
+        # of its own, so its network sysctls are its own to set.
+        env={**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1", "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"},
     )
     host.pid = proc.pid
     state.save()

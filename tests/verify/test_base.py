@@ -2,6 +2,8 @@
 
 import pytest
 
+from groundwork.components.base import NET_SYSCTLS
+
 
 def _configured_hostname(settings) -> str:
     if settings.base.hostname is None:
@@ -50,3 +52,23 @@ def test_journald_runs_with_the_current_config(host):
 def test_no_unit_has_failed(host):
     failed = host.check_output("systemctl --failed --no-legend --plain | awk '{print $1}'")
     assert failed == ""
+
+
+def _net_sysctls_writable(host) -> bool:
+    """False in a container that mounts /proc/sys read-only without a writable /proc/sys/net."""
+    mounts = {fields[1]: fields[3].split(",") for fields in
+              (line.split() for line in host.file("/proc/mounts").content_string.splitlines())}
+    for mount in ("/proc/sys/net", "/proc/sys"):
+        if mount in mounts:
+            return "rw" in mounts[mount]
+    return True
+
+
+def test_network_sysctl_hardening_is_live(host, settings):
+    if not settings.base.sysctl_hardening:
+        pytest.skip("base_sysctl_hardening is off")
+    if not _net_sysctls_writable(host):
+        pytest.skip("/proc/sys/net is read-only here: the values apply at the next boot")
+    output = host.check_output("sysctl " + " ".join(sorted(NET_SYSCTLS)))
+    live = dict(line.split(" = ", 1) for line in output.splitlines())
+    assert live == NET_SYSCTLS
