@@ -73,6 +73,7 @@ class SwitchCommand(StringCommand):
 
     def execute(self, state, host, connector_arguments):
         rollout = self.rollout
+        switched = False
         try:
             _wait_for_turn(state, rollout, host.name)
             if rollout.failed_on is not None:
@@ -83,10 +84,12 @@ class SwitchCommand(StringCommand):
                 )
                 return False, CommandOutput([])
             status, output = super().execute(state, host, connector_arguments)
-            if not status:
-                rollout.failed_on = rollout.failed_on or host.name
+            switched = bool(status)
             return status, output
         finally:
+            # A non-zero exit and an exception (a lost connection, a timeout) alike stop the rollout.
+            if not switched:
+                rollout.failed_on = rollout.failed_on or host.name
             rollout.done[host.name].set()
 
 

@@ -31,7 +31,17 @@ class ConvergeResult:
         return sum(len(ops) for ops in self.changed.values())
 
     def describe(self) -> str:
-        return f"exit {self.returncode}; changed: {self.changed}; failed: {self.failed}\n{self.stderr[-3000:]}"
+        return (f"exit {self.returncode}; changed: {self.changed}; failed: {self.failed}\n"
+                f"{first_error(self.stderr)}{self.stderr[-3000:]}")
+
+
+def first_error(stderr: str, lines: int = 30) -> str:
+    """pyinfra's output from the first error on, which the tail of a long run no longer shows."""
+    out = stderr.splitlines()
+    for i, line in enumerate(out):
+        if "Error" in line or "Traceback" in line:
+            return "first error:\n" + "\n".join(out[max(0, i - 3): i + lines]) + "\n...\n"
+    return ""
 
 
 def converge(

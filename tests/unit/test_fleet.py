@@ -147,6 +147,29 @@ def test_rollout_batches_follow_inventory_order_not_planning_order():
     assert pairs.before("app2", order) == [] and pairs.before("app3", order) == ["app1", "app2"]
 
 
+def test_a_switch_that_raises_stops_the_hosts_after_it(monkeypatch):
+    # A lost connection is an exception, not a non-zero exit: the rollout must stop all the same.
+    from pyinfra.api import StringCommand
+
+    from groundwork.rollout import Rollout, SwitchCommand
+
+    def lost_connection(self, state, host, connector_arguments):
+        raise OSError("connection lost")
+
+    monkeypatch.setattr(StringCommand, "execute", lost_connection)
+    rollout = Rollout(batch=1)
+    app1, app2 = (SimpleNamespace(name=n, log_styled=lambda *a, **k: None) for n in ("app1", "app2"))
+    for h in (app1, app2):
+        rollout.add(h.name)
+    state = SimpleNamespace(inventory=[app1, app2], active_hosts=[app1, app2])
+    command = SwitchCommand(rollout, "demo", "r1")
+    with pytest.raises(OSError):
+        command.execute(state, app1, {})
+    assert rollout.failed_on == "app1" and rollout.done["app1"].is_set()
+    status, _ = command.execute(state, app2, {})
+    assert status is False and rollout.failed_on == "app1"
+
+
 def test_a_host_without_an_ip_address_is_named_in_the_error():
     hosts = fleet("db1:db,cache", "app1:app")
     hosts[0].data = {}  # connected by name only, no private_address
