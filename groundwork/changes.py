@@ -23,25 +23,19 @@ operations can write one, so the one listing answers them all.
 
 from __future__ import annotations
 
-from pyinfra import context, host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import server
 
 from .paths import HOST_STATE_DIR
+from .planning import fact_at_start
 
 PENDING_DIR = f"{HOST_STATE_DIR}/pending"
 ACTIONS = {"restart": "restart", "reload": "reload-or-restart"}
 
-_left: dict[tuple[int, str], set[str]] = {}  # (run state, host) -> markers found as planning began
-
-
 def markers_left() -> set[str]:
     """The pending markers on the current host as this run's planning began."""
-    key = (id(context.state), host.name)
-    if key not in _left:
-        _left[key] = set(host.get_fact(FindFiles, path=PENDING_DIR, maxdepth=1) or [])
-    return _left[key]
+    return set(fact_at_start(FindFiles, path=PENDING_DIR, maxdepth=1) or [])
 
 
 def marker_path(service: str, action: str) -> str:

@@ -97,13 +97,16 @@ def build_for_host(settings: AppSettings) -> Release:
     )
 
 
+APP_PACKAGES = ["python3-venv", "curl"]
+
+
 @deploy("App")
 def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[str, str],
                run_migrations: bool, run_worker: bool, run_beat: bool) -> None:
     """`environment` holds DATABASE_URL/REDIS_URL from groundwork.wiring;
     `run_migrations` and `run_beat` are true on exactly one host (topology)."""
     name = settings.name
-    ensure_packages(["python3-venv", "curl"], name="Install python3-venv and curl")
+    ensure_packages(APP_PACKAGES, name="Install python3-venv and curl")
     create_app_user(name)
     release = build_for_host(settings)
 

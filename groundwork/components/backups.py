@@ -120,6 +120,10 @@ def config_values(settings: BackupsSettings, host_name: str, postgres_port: int,
     }
 
 
+BACKUP_PACKAGES = ["age", "rsync", "openssh-client", "curl"]
+BACKUP_HOST_PACKAGES = ["rsync", "python3"]
+
+
 @deploy("Backups")
 def deploy_backups(settings: BackupsSettings, postgres_port: int, redis_on_host: bool, backup_hosts: list) -> None:
     install_backup_tools()
@@ -134,7 +138,7 @@ def deploy_backups(settings: BackupsSettings, postgres_port: int, redis_on_host:
 @deploy("Backup host")
 def deploy_backup_host(settings: BackupsSettings, db_hosts: list) -> None:
     """The receiving side: one user, one directory per database host, keys confined by rrsync."""
-    ensure_packages(["rsync", "python3"], name="Install rsync")
+    ensure_packages(BACKUP_HOST_PACKAGES, name="Install rsync")
     server.user(
         name=f"Create the {settings.remote_user} user",
         user=settings.remote_user, home=settings.remote_directory, shell="/bin/sh",
@@ -161,7 +165,7 @@ def deploy_backup_host(settings: BackupsSettings, db_hosts: list) -> None:
 
 
 def install_backup_tools() -> None:
-    ensure_packages(["age", "rsync", "openssh-client", "curl"], name="Install age, rsync, ssh and curl")
+    ensure_packages(BACKUP_PACKAGES, name="Install age, rsync, ssh and curl")
 
 
 def configure_backups(settings: BackupsSettings, postgres_port: int, redis_on_host: bool, backup_hosts: list) -> None:

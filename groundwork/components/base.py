@@ -47,6 +47,11 @@ HARDENING_PACKAGES = [
     "libpam-tmpdir", "libpam-passwdqc", "debsums", "apt-show-versions", "needrestart",
     "apt-listchanges", "sysstat", "rkhunter",
 ]
+AIDE_PACKAGES = ["aide", "aide-common"]
+UNATTENDED_PACKAGES = ["unattended-upgrades"]
+# python3-systemd: fail2ban's journal backend; iptables: its ban action.
+FAIL2BAN_PACKAGES = ["fail2ban", "python3-systemd", "iptables"]
+TIME_SYNC_PACKAGES = ["systemd-timesyncd"]
 AIDE_DB = "/var/lib/aide/aide.db"
 RKHUNTER_DB = "/var/lib/rkhunter/db/rkhunter.dat"
 # Lynis's profile: cron's files only for root, sshd_config too.
@@ -80,7 +85,7 @@ def deploy_base(settings: BaseSettings) -> None:
     )
     if settings.hostname:
         set_hostname(settings.hostname)
-    ensure_packages([*settings.packages, *settings.extra_packages], name="Install base packages")
+    ensure_packages(base_packages(settings), name="Install base packages")
     set_timezone(settings.timezone)
     set_locale(settings.locale)
     configure_journald(settings.journald_max_use)
@@ -99,6 +104,22 @@ def deploy_base(settings: BaseSettings) -> None:
         harden_sysctls()
     if settings.hardening:
         harden_host(settings)
+
+
+def base_packages(settings: BaseSettings) -> list[str]:
+    """Every package the base deploy installs with these settings: one apt run for all."""
+    wanted = [*settings.packages, *settings.extra_packages]
+    if settings.unattended_upgrades:
+        wanted += UNATTENDED_PACKAGES
+    if settings.fail2ban:
+        wanted += FAIL2BAN_PACKAGES
+    if settings.time_sync:
+        wanted += TIME_SYNC_PACKAGES
+    if settings.hardening:
+        wanted += HARDENING_PACKAGES
+        if settings.file_integrity:
+            wanted += AIDE_PACKAGES
+    return wanted
 
 
 def set_package_default(name: str, path: str, key: str, value: str, sep: str = "=") -> OperationMeta:
@@ -280,7 +301,7 @@ def harden_sshd(settings: BaseSettings) -> None:
 
 
 def configure_unattended_upgrades(settings: BaseSettings) -> None:
-    ensure_packages(["unattended-upgrades"], name="Install unattended-upgrades")
+    ensure_packages(UNATTENDED_PACKAGES, name="Install unattended-upgrades")
     files.template(
         name="Switch on the daily unattended upgrade",
         src=template("etc/apt/apt.conf.d/20auto-upgrades"),
@@ -295,8 +316,7 @@ def configure_unattended_upgrades(settings: BaseSettings) -> None:
 
 
 def configure_fail2ban(settings: BaseSettings) -> None:
-    # python3-systemd: the journal backend; iptables: the ban action.
-    ensure_packages(["fail2ban", "python3-systemd", "iptables"], name="Install fail2ban")
+    ensure_packages(FAIL2BAN_PACKAGES, name="Install fail2ban")
     port_in_use, _ = connection()
     fail2ban = ServiceChanges("fail2ban", action="restart", check="fail2ban-client -t")
     fail2ban.watch(files.template(
@@ -335,7 +355,7 @@ def configure_swap(settings: BaseSettings, container: str) -> None:
 
 
 def configure_time_sync(container: str) -> None:
-    ensure_packages(["systemd-timesyncd"], name="Install systemd-timesyncd")
+    ensure_packages(TIME_SYNC_PACKAGES, name="Install systemd-timesyncd")
     # systemd-timesyncd.service has ConditionVirtualization=!container: in a
     # container the host's clock is the container's and the unit is skipped,
     # not failed. Enabled either way; started only where it can run.
@@ -415,7 +435,7 @@ def harden_host(settings: BaseSettings) -> None:
     if settings.file_integrity:
         # AIDE: a database of file checksums, checked daily by aide-common's
         # dailyaidecheck; made once here (aideinit scans the whole disk).
-        ensure_packages(["aide", "aide-common"], name="Install AIDE")
+        ensure_packages(AIDE_PACKAGES, name="Install AIDE")
         # One strong hash instead of every one AIDE knows ("H"): the same
         # assurance, a fraction of the time per scan.
         checksums = set_package_default(

@@ -21,6 +21,7 @@ from ..facts.edge import Certificate, NginxVersion
 from ..operations import files, server, systemd
 from ..operations.files import checked_template
 from ..packages import ensure_packages
+from ..planning import fact_at_start
 from ..paths import template
 from ..settings.edge import CertbotSettings, NginxSettings
 
@@ -56,9 +57,12 @@ def rate_zones(nginx: NginxSettings) -> list[dict]:
     ]
 
 
+EDGE_PACKAGES = ["nginx", "certbot", "ssl-cert"]
+
+
 @deploy("Edge")
 def deploy_edge(nginx: NginxSettings, certbot: CertbotSettings, upstream: Upstream) -> None:
-    ensure_packages(["nginx", "certbot", "ssl-cert"], name="Install nginx and certbot")
+    ensure_packages(EDGE_PACKAGES, name="Install nginx and certbot")
     reload = ServiceChanges("nginx", action="reload", check="nginx -t")
     name = upstream.app_name
     cert = host.get_fact(Certificate, cert_name=name)
@@ -89,7 +93,7 @@ def deploy_edge(nginx: NginxSettings, certbot: CertbotSettings, upstream: Upstre
 def configure_nginx(nginx: NginxSettings, upstream: Upstream, reload: ServiceChanges) -> None:
     installed = host.get_fact(NginxVersion)
     if installed is None:
-        distro = host.get_fact(LinuxDistribution)
+        distro = fact_at_start(LinuxDistribution)
         installed = DISTRIBUTION_NGINX.get(((distro["name"] or "").lower(), distro["major"] or 0), (1, 26, 0))
     features = nginx_features(installed)
     zones = rate_zones(nginx)

@@ -30,10 +30,13 @@ def ssh_port_in_use(data=None) -> int:
     return int(data.get("ssh_port") or 22)
 
 
+UFW_PACKAGES = ["ufw"]
+
+
 @deploy("Firewall")
 def deploy_firewall(settings: FirewallSettings, openings: list[Opening], ssh_port: int) -> None:
     in_use = ssh_port_in_use()
-    ensure_packages(["ufw"], name="Install ufw")
+    ensure_packages(UFW_PACKAGES, name="Install ufw")
     ufw.firewall(
         name="Make ufw hold the declared openings, default deny",
         openings=openings,

@@ -27,6 +27,7 @@ from ..operations import files, server, systemd
 from ..operations import postgres as pg
 from ..packages import ensure_packages
 from ..paths import template
+from ..planning import fact_at_start
 from ..scram import make_verifier, verifier_matches
 from ..secret import Secret
 from ..settings.postgres import Database, PostgresSettings, Role
@@ -41,6 +42,7 @@ DISTRIBUTION_POSTGRES = {
 }
 PGDG_KEY = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc"  # shipped by postgresql-common
 PGDG_SOURCES = "/etc/apt/sources.list.d/pgdg.sources"
+PGDG_SETUP_PACKAGES = ["postgresql-common", "ca-certificates"]
 CONF_FILES = ("postgresql.conf", "pg_ident.conf", "pg_ctl.conf", "start.conf", "environment")
 PGPASS = "/var/lib/postgresql/.pgpass"  # the postgres user's home
 # A standby refuses to run with these below the primary's values.
@@ -232,10 +234,21 @@ def deploy_postgres(
         follow_primary(standby, plan.version)
 
 
-def install_postgres(settings: PostgresSettings, standby: Standby | None = None) -> PackagePlan:
-    distro = host.get_fact(LinuxDistribution)
+def host_plan(settings: PostgresSettings) -> PackagePlan:
+    """plan_packages for the current host's distribution."""
+    distro = fact_at_start(LinuxDistribution)
     codename = distro["release_meta"].get("VERSION_CODENAME", "")
-    plan = plan_packages(distro["name"] or "", distro["major"] or 0, codename, settings)
+    return plan_packages(distro["name"] or "", distro["major"] or 0, codename, settings)
+
+
+def postgres_packages(settings: PostgresSettings) -> list[str]:
+    """What can be installed before anything else: with PGDG, only what adds its repository."""
+    plan = host_plan(settings)
+    return PGDG_SETUP_PACKAGES if plan.pgdg_suite else list(plan.packages)
+
+
+def install_postgres(settings: PostgresSettings, standby: Standby | None = None) -> PackagePlan:
+    plan = host_plan(settings)
     if standby is not None and plan.version != standby.version:
         # pg_basebackup copies files: only the same major version can run them.
         raise PyinfraError(
@@ -243,7 +256,7 @@ def install_postgres(settings: PostgresSettings, standby: Standby | None = None)
             f"{standby.primary} runs {standby.version}; set postgres_version (and postgres_apt_repository) to match"
         )
     if plan.pgdg_suite:
-        ensure_packages(["postgresql-common", "ca-certificates"], name="Install postgresql-common")
+        ensure_packages(PGDG_SETUP_PACKAGES, name="Install postgresql-common")
         source = files.template(
             name="Add the PostgreSQL project's apt repository",
             src=template("etc/apt/sources.list.d/pgdg.sources"),

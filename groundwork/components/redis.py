@@ -51,9 +51,12 @@ def redis_keeps_aof() -> bool:
     return host.get_fact(FindInFile, path=CONFIG, pattern=r"^appendonly ") == ["appendonly yes"]
 
 
+# redis-tools brings redis-cli, which operators and the verify tests use.
+REDIS_PACKAGES = ["redis-server", "redis-tools"]
+
+
 def install_redis() -> None:
-    # redis-tools brings redis-cli, which operators and the verify tests use.
-    ensure_packages(["redis-server", "redis-tools"], name="Install redis-server")
+    ensure_packages(REDIS_PACKAGES, name="Install redis-server")
 
 
 def configure_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS) -> OperationMeta:

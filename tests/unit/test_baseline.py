@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pyinfra.api.util import get_template
 
-from groundwork.components.base import NET_SYSCTLS, sshd_ports
+from groundwork.components.base import AIDE_PACKAGES, FAIL2BAN_PACKAGES, HARDENING_PACKAGES, NET_SYSCTLS, base_packages, sshd_ports
 from groundwork.paths import template
 from groundwork.settings import SettingsError, build
 from groundwork.settings.base import BaseSettings, swap_size_bytes
@@ -153,3 +153,13 @@ def test_banner_has_the_words_lynis_counts():
     text = get_template(template("etc/issue")).render(banner=base().login_banner).lower()
     words = ["access", "authori", "monitor", "prohibited", "criminal", "law", "consent", "private"]
     assert sum(w in text for w in words) >= 5
+
+
+def test_base_packages_follow_the_switches():
+    everything = base_packages(base())
+    assert {"sudo", "unattended-upgrades", "systemd-timesyncd", *FAIL2BAN_PACKAGES, *HARDENING_PACKAGES,
+            *AIDE_PACKAGES} <= set(everything)
+    bare = set(base_packages(base(base_unattended_upgrades=False, base_fail2ban=False, base_time_sync=False,
+                                  base_hardening=False, base_extra_packages=["htop"])))
+    assert bare == {*base().packages, "htop"}
+    assert not set(AIDE_PACKAGES) & set(base_packages(base(base_file_integrity=False)))
