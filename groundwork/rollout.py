@@ -9,7 +9,10 @@ app host runs the migrations and so switches first.
 
 pyinfra's own `_serial` walks hosts in no fixed order (a set), so the
 operation runs on every host at once and each host's switch waits here for
-the hosts before it.
+the hosts before it. Which hosts take part is settled while the deploy is
+planned, for every host before any executes: an operation's body may run only
+when the host reaches it, and then the first host there would see no one
+before it and switch at once.
 """
 
 from __future__ import annotations
@@ -93,10 +96,14 @@ class SwitchCommand(StringCommand):
             rollout.done[host.name].set()
 
 
-@operation()
-def switch_release(app_name: str, release_id: str, batch: int = 1):
+def switch_release(app_name: str, release_id: str, batch: int = 1, **operation_arguments):
     """Switch this host to `release_id`, `batch` hosts at a time, after the
     hosts before it in the inventory that switch too."""
     rollout = _rollouts.setdefault((app_name, release_id), Rollout(batch))
     rollout.add(host.name)
+    return _switch(rollout, app_name, release_id, **operation_arguments)
+
+
+@operation()
+def _switch(rollout: Rollout, app_name: str, release_id: str):
     yield SwitchCommand(rollout, app_name, release_id)

@@ -170,6 +170,22 @@ def test_a_switch_that_raises_stops_the_hosts_after_it(monkeypatch):
     assert status is False and rollout.failed_on == "app1"
 
 
+def test_every_switching_host_joins_its_rollout_while_the_deploy_is_planned(monkeypatch):
+    # pyinfra may run an operation's body only when the host reaches it: a host
+    # joining only then could find no one before it and switch out of turn.
+    from pyinfra.context import ctx_host
+
+    from groundwork import rollout as rollout_module
+
+    monkeypatch.setattr(rollout_module, "_rollouts", {})
+    monkeypatch.setattr(rollout_module, "_switch", lambda *args, **kwargs: None)
+    for name in ("app2", "app1"):
+        with ctx_host.use(SimpleNamespace(name=name)):
+            rollout_module.switch_release("demo", "r1", 1, name="Switch")
+    rollout = rollout_module._rollouts[("demo", "r1")]
+    assert rollout.before("app2", ["web1", "app1", "app2"]) == ["app1"]
+
+
 def test_a_host_without_an_ip_address_is_named_in_the_error():
     hosts = fleet("db1:db,cache", "app1:app")
     hosts[0].data = {}  # connected by name only, no private_address
