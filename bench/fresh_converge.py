@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +29,7 @@ os.environ.setdefault("GROUNDWORK_LAB_DIR", str(ROOT / ".lab-bench"))
 sys.path.insert(0, str(ROOT))
 
 from groundwork.lab import lab  # noqa: E402
-from groundwork.testing.bench import APT_OP, op_durations, split_apt  # noqa: E402
+from groundwork.testing.bench import APT_OP, op_durations, run_stamped, split_apt  # noqa: E402
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 
@@ -40,15 +39,10 @@ def converge(tree: Path) -> dict:
     lab.up(["lab1"])
     # PYTHONPATH first: that tree's groundwork, not the one installed in the venv.
     env = dict(os.environ, PYTHONPATH=str(tree))
-    started = time.perf_counter()
-    proc = subprocess.Popen([PYINFRA, "-y", "inventories/lab.py", "deploys/full.py"], cwd=tree, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stamped = [(time.perf_counter() - started, line) for line in proc.stderr]
-    proc.wait(timeout=3600)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
+    wall, code, stamped = run_stamped([PYINFRA, "-y", "inventories/lab.py", "deploys/full.py"], cwd=tree, env=env)
+    if code != 0:
         tail = "".join(line for _, line in stamped[-40:])
-        raise SystemExit(f"bench: fresh converge with {tree} failed (exit {proc.returncode}):\n{tail}")
+        raise SystemExit(f"bench: fresh converge with {tree} failed (exit {code}):\n{tail}")
     durations = op_durations(stamped)
     apt, _ = split_apt(durations)
     return {"wall": wall, "apt": apt, "apt_ops": sum(1 for name, _ in durations if APT_OP.search(name))}

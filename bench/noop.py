@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +37,9 @@ os.environ.setdefault("GROUNDWORK_LAB_DIR", str(ROOT / ".lab-bench"))
 sys.path.insert(0, str(ROOT))
 
 from groundwork.lab import lab  # noqa: E402
-from groundwork.testing.bench import count_commands, op_durations, parse_wrk, phases, split_apt  # noqa: E402
+from groundwork.testing.bench import (  # noqa: E402
+    count_commands, op_durations, parse_wrk, phases, run_stamped, split_apt,
+)
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 INVENTORY = "inventories/lab.py"
@@ -53,13 +53,7 @@ def pyinfra(*args: str, limit: list[str] | None = None, debug: bool = False, tim
     # One --limit per host: pyinfra reads "a,b" as one name, matches nothing and succeeds.
     limits = [arg for name in limit or [] for arg in ("--limit", name)]
     argv = [PYINFRA, "-y", *(["--debug"] if debug else []), *limits, *DATA, INVENTORY, *args]
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stamped = []
-    for line in proc.stderr:
-        stamped.append((time.perf_counter() - started, line))
-    proc.wait(timeout=timeout)
-    return time.perf_counter() - started, proc.returncode, stamped
+    return run_stamped(argv, cwd=ROOT, timeout=timeout)
 
 
 def must(result, what: str):

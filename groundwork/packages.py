@@ -27,14 +27,10 @@ from .planning import fact_at_start
 _planned: dict[tuple[int, str], set[str]] = {}  # (run state, host) -> packages this run installs
 
 
-def installed_packages() -> dict:
-    return fact_at_start(DebPackages) or {}
-
-
 def ensure_packages(packages: Iterable[str], name: str | None = None) -> None:
     packages = sorted(set(packages))
     key = (id(context.state), host.name)
-    installed = installed_packages()
+    installed = fact_at_start(DebPackages) or {}
     planned = _planned.setdefault(key, set())
     missing = [p for p in packages if p not in installed and p not in planned]
     if not missing:

@@ -17,7 +17,7 @@ from .components.backups import BACKUP_HOST_PACKAGES, BACKUP_PACKAGES, deploy_ba
 from .components.base import base_packages, deploy_base
 from .components.edge import EDGE_PACKAGES, deploy_edge
 from .components.firewall import UFW_PACKAGES, deploy_firewall, ssh_port_in_use
-from .components.postgres import Standby, deploy_postgres, plan_packages, postgres_packages, standby_floors
+from .components.postgres import Standby, deploy_postgres, distribution_plan, postgres_packages, standby_floors
 from .components.redis import REDIS_PACKAGES, deploy_redis
 from .datatier import REPLICA_GROUP, host_ip, postgres_access_in, redis_bind_in, slot_name
 from .deploy import settings_of
@@ -95,10 +95,7 @@ def _standby() -> Standby:
     primary = next(h for h in hosts_with_role("db") if REPLICA_GROUP not in h.groups)
     # The primary's own settings: its role's password and port are the ones to connect with.
     theirs = settings_of(primary).postgres
-    distro = primary.get_fact(LinuxDistribution)
-    version = plan_packages(
-        distro["name"] or "", distro["major"] or 0, distro["release_meta"].get("VERSION_CODENAME", ""), theirs,
-    ).version
+    version = distribution_plan(primary.get_fact(LinuxDistribution), theirs).version
     return Standby(
         primary=primary.name,
         address=host_ip(primary),

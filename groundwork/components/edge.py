@@ -21,8 +21,8 @@ from ..facts.edge import Certificate, NginxVersion
 from ..operations import files, server, systemd
 from ..operations.files import checked_template
 from ..packages import ensure_packages
-from ..planning import fact_at_start
 from ..paths import template
+from ..planning import fact_at_start
 from ..settings.edge import CertbotSettings, NginxSettings
 
 SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")

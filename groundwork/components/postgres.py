@@ -234,11 +234,15 @@ def deploy_postgres(
         follow_primary(standby, plan.version)
 
 
-def host_plan(settings: PostgresSettings) -> PackagePlan:
-    """plan_packages for the current host's distribution."""
-    distro = fact_at_start(LinuxDistribution)
+def distribution_plan(distro: dict, settings: PostgresSettings) -> PackagePlan:
+    """plan_packages for a host's LinuxDistribution fact."""
     codename = distro["release_meta"].get("VERSION_CODENAME", "")
     return plan_packages(distro["name"] or "", distro["major"] or 0, codename, settings)
+
+
+def host_plan(settings: PostgresSettings) -> PackagePlan:
+    """plan_packages for the current host's distribution."""
+    return distribution_plan(fact_at_start(LinuxDistribution), settings)
 
 
 def postgres_packages(settings: PostgresSettings) -> list[str]:

@@ -1,4 +1,4 @@
-"""What bench/noop.py reads from pyinfra and wrk: remote commands of a run,
+"""What the bench/ scripts read from pyinfra and wrk: remote commands of a run,
 counted from its own `--debug` log; operation times; requests per second.
 
 pyinfra's SSH connector logs each command as it starts it ("Running command
@@ -10,8 +10,21 @@ may span lines; only the first line of each entry starts with the marker.
 from __future__ import annotations
 
 import re
+import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def run_stamped(argv: list[str], cwd: Path, env: dict | None = None, timeout: float = 3600):
+    """Run a command; (seconds, exit code, stderr lines each stamped with its arrival time)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stamped = [(time.perf_counter() - started, line) for line in proc.stderr]
+    proc.wait(timeout=timeout)
+    return time.perf_counter() - started, proc.returncode, stamped
+
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 COMMAND = re.compile(r"^\s*\[pyinfra\.connectors\.\w+\] Running command on (?P<host>[^:\s]+): ")

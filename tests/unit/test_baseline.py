@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 from pyinfra.api.util import get_template
 
-from groundwork.components.base import AIDE_PACKAGES, FAIL2BAN_PACKAGES, HARDENING_PACKAGES, NET_SYSCTLS, base_packages, sshd_ports
+from groundwork.components.base import (
+    AIDE_PACKAGES,
+    FAIL2BAN_PACKAGES,
+    HARDENING_PACKAGES,
+    NET_SYSCTLS,
+    base_packages,
+    sshd_ports,
+)
 from groundwork.paths import template
 from groundwork.settings import SettingsError, build
 from groundwork.settings.base import BaseSettings, swap_size_bytes

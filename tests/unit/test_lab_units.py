@@ -21,8 +21,8 @@ from groundwork.lab import network
 from groundwork.lab.inventory import lab_groups
 from groundwork.lab.lab import parse_host_specs
 from groundwork.lab.network import check_subnet_is_free, plan_addresses
-from groundwork.lab.state import LabHost, LabState, lab_dir
 from groundwork.lab.services import terminate
+from groundwork.lab.state import LabHost, LabState, lab_dir
 from groundwork.lab.system import LabError, is_our_process, process_state
 
 NAME_HINT = "expected a lowercase letter then up to 11 letters/digits"
