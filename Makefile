@@ -41,4 +41,4 @@ lab-down: setup
 	$(BIN)/groundwork lab down
 
 settings-doc: setup
-	$(BIN)/python -c "from groundwork.settings.reference import update_readme; update_readme()"
+	$(BIN)/python -c "from groundwork.reference import update_readme; update_readme()"

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from pyinfra.api.util import get_template  # noqa: E402
 
-from groundwork.components.app import gunicorn_vars  # noqa: E402
+from groundwork.components.app.deploy import gunicorn_vars  # noqa: E402
 from groundwork.paths import template  # noqa: E402
-from groundwork.settings.app import AppSettings  # noqa: E402
+from groundwork.components.app.settings import AppSettings  # noqa: E402
 
 VENV = Path(os.environ.get("GROUNDWORK_BENCH_VENV", "/var/cache/groundwork/bench-gunicorn-venv"))
 PACKAGES = ["gunicorn", "uvicorn", "uvicorn-worker"]

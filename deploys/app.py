@@ -6,9 +6,6 @@ Runs on the hosts in the `app` group (every host when there is none); Celery
 on the `worker` group; migrations and beat on the first host of each.
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_app
-
-run_app(settings_for(host, deploying=["app", "celery"]))
+deploy_components("app")

@@ -7,9 +7,6 @@ in the `backup` group receive the copies (no such group: no off-host copy).
 Restore and drill: docs/backups.md.
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_backups
-
-run_backups(settings_for(host, deploying=["backups"]))
+deploy_components("backups")

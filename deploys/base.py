@@ -5,9 +5,6 @@ sysctl); see docs/baseline.md.
     pyinfra inventories/prod.py deploys/base.py
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_base
-
-run_base(settings_for(host, deploying=["base"]))
+deploy_components("base")

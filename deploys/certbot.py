@@ -5,9 +5,6 @@
 nginx serves the ACME challenges, so the two run as one deploy.
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_edge
-
-run_edge(settings_for(host, deploying=["nginx", "certbot", "app"]))
+deploy_components("nginx")

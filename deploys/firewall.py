@@ -4,12 +4,9 @@
 
 Runs on every host, last in deploys/full.py: SSH (base_ssh_port), 80/443 on
 `web` hosts, Postgres and Redis only to the other `app`/`worker` hosts, and
-Postgres to `replica` hosts (groundwork.ports, groundwork.datatier). Host addresses: host data `private_address`, else `ssh_hostname`.
+Postgres to `replica` hosts (each component declares its own; groundwork.fleet gives the addresses).
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_firewall
-
-run_firewall(settings_for(host, deploying=["firewall"]))
+deploy_components("firewall")

@@ -4,17 +4,12 @@
 
 Hosts in the `db` group get PostgreSQL and its backups, `cache` Redis, `app`
 the web app, `worker` Celery, `web` nginx with its certificate; with no such
-group in the inventory, every host gets them (groundwork.topology). Hosts in
+group in the inventory, every host gets them (groundwork.fleet). Hosts in
 `backup` receive the off-host copies; hosts in `replica` run Postgres as hot
 standbys of the `db` host. The firewall comes last, once every
-component has declared the ports it needs (groundwork.ports).
+component has declared the ports it needs (groundwork.components).
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import STEPS
-
-settings = settings_for(host)
-for step in STEPS:
-    step(settings)
+deploy_components()

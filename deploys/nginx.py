@@ -5,9 +5,6 @@
 Runs on the hosts in the `web` group (every host when there is none).
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_edge
-
-run_edge(settings_for(host, deploying=["nginx", "certbot", "app"]))
+deploy_components("nginx")

@@ -7,9 +7,6 @@ the hosts in the `replica` group as hot standbys of the db host. Listen
 addresses and pg_hba follow the inventory (README, "The data tier across hosts").
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_postgres
-
-run_postgres(settings_for(host, deploying=["postgres"]))
+deploy_components("postgres")

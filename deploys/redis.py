@@ -5,9 +5,6 @@
 Runs on the hosts in the `cache` group (every host when there is none).
 """
 
-from pyinfra import host
+from groundwork.runner import deploy_components
 
-from groundwork.deploy import settings_for
-from groundwork.stack import run_redis
-
-run_redis(settings_for(host, deploying=["redis"]))
+deploy_components("redis")

@@ -7,15 +7,15 @@ or deploys/full.py rolls forward to what app_source builds again: change or
 pin app_source first if the newer release must stay off.
 """
 
-from pyinfra import host
 from pyinfra.operations import server
 
-from groundwork.deploy import settings_for
-from groundwork.topology import host_has_role
+from groundwork.components.app.wiring import runs_app
+from groundwork.runner import this_host
 
-settings = settings_for(host, deploying=["app"])
+run = this_host("app")
+settings = run.settings
 
-if host_has_role(host, "app") and settings.app.source:
+if runs_app(run.host):
     server.shell(
         name=f"Go back to the previous release of {settings.app.name}",
         commands=[f"groundwork-activate-{settings.app.name} --previous"],

@@ -27,8 +27,8 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import server
 
+from .facts.once import fact_at_start
 from .paths import HOST_STATE_DIR
-from .planning import fact_at_start
 
 PENDING_DIR = f"{HOST_STATE_DIR}/pending"
 ACTIONS = {"restart": "restart", "reload": "reload-or-restart"}

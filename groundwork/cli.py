@@ -52,9 +52,9 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _converge(args: argparse.Namespace) -> int:
-    from . import drift
+    from . import converge
 
-    return drift.converge(args.inventory, args.deploy, dry_run=args.dry_run, report=args.report, lock=args.lock)
+    return converge.converge(args.inventory, args.deploy, dry_run=args.dry_run, report=args.report, lock=args.lock)
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     st_p = lab_sub.add_parser("status", help="the lab's hosts and how to reach them")
     st_p.add_argument("--json", action="store_true")
     sub.add_parser("settings", help="print the settings reference (Markdown)")
-    from .drift import DEFAULT_DEPLOY, DEFAULT_LOCK
+    from .converge import DEFAULT_DEPLOY, DEFAULT_LOCK
 
     conv_p = sub.add_parser(
         "converge", help="run a deploy unattended under a lock and report drift (docs/scheduled.md)",

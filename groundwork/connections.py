@@ -5,7 +5,7 @@ writes (channel open, exec request, EOF) that wait on the delayed ACK of the
 one before: about 40 ms per command on Linux, which is most of a no-op
 converge. pyinfra connects every host before it loads a deploy file and reads
 facts only from inside it, so switching Nagle off from the first thing every
-deploy file calls (groundwork.deploy.validate_inventory) covers every fact and
+deploy file calls (groundwork.runner.fleet_of_run) covers every fact and
 every operation of the run.
 """
 

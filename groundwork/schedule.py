@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyinfra.api.util import get_template
 
-from .drift import DEFAULT_DEPLOY, DEFAULT_LOCK
+from .converge import DEFAULT_DEPLOY, DEFAULT_LOCK
 from .paths import ROOT, template
 
 DEFAULT_NAME = "groundwork-converge"

@@ -27,14 +27,7 @@ app_config_files = [{"src": "examples/demoapp/deploy/demoapp.ini.j2", "dest": "/
 backups_age_recipients = ["age1r2fjnn5jukwtkewsp735jknyx2z29amymlx5cy2k8fvqlglff5wqunqtg3"]
 backups_keep_daily = 3
 
-# Firewall and SSH
-# An admin user "ops" whose key is the lab's own key. The lab inventory keeps
+# Firewall and SSH: the lab inventory (groundwork.lab.inventory) gives every
+# lab host an admin user "ops" whose key is the lab's own key. It keeps
 # connecting as root, so base_ssh_permit_root_login "auto" keeps root login
 # key-only (prohibit-password) instead of "no": the next run still gets in.
-from groundwork.lab.state import LabState
-
-__lab_state = LabState.load()
-base_admin_users = (
-    [{"name": "ops", "ssh_keys": [open(f"{__lab_state.ssh_key}.pub").read().strip()]}] if __lab_state else []
-)
-del __lab_state

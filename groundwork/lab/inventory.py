@@ -12,6 +12,9 @@ def lab_groups() -> dict[str, list[tuple[str, dict]]]:
     if state is None or not state.hosts:
         raise LabError(f"no lab is running ({lab_dir()}/state.json); run `groundwork lab up`")
     groups: dict[str, list[tuple[str, dict]]] = {"lab": []}
+    # An admin user whose key is the lab's own (the inventory keeps connecting as root).
+    public_key = state.ssh_key.with_name(state.ssh_key.name + ".pub")
+    admins = [{"name": "ops", "ssh_keys": [public_key.read_text().strip()]}] if public_key.exists() else []
     for host in state.hosts.values():
         entry = (
             host.name,
@@ -27,6 +30,7 @@ def lab_groups() -> dict[str, list[tuple[str, dict]]]:
                 "certbot_server": directory_url(state),
                 "certbot_ca_bundle": str(ca_bundle(state)),
                 "nginx_server_names": [f"{host.name}.groundwork.test"],
+                "base_admin_users": admins,
             },
         )
         for group in ["lab", *host.groups]:

@@ -19,36 +19,13 @@ from io import StringIO
 from typing import IO, Any
 
 from pyinfra import host, state
-from pyinfra.api import FactBase, FileUploadCommand, operation
+from pyinfra.api import FileUploadCommand, operation
 from pyinfra.api.util import get_file_sha256, get_template
 from pyinfra.operations import files as _pyinfra
 from pyinfra.operations.files import block, directory, file, line, link  # noqa: F401 (re-exported)
 from pyinfra.operations.util.files import ensure_mode_int
 
-
-class FileSummary(FactBase):
-    """{'user', 'group', 'mode' (octal digits as an int, 644), 'sha256'} of a
-    regular file; None for anything else (missing, a link, a directory)."""
-
-    def command(self, path: str) -> str:
-        q = shlex.quote(path)
-        return (
-            f"if [ -f {q} ] && [ ! -L {q} ]; then stat -c '%U %G %a' {q} && "
-            f"(sha256sum {q} 2>/dev/null || shasum -a 256 {q}) | cut -d' ' -f1; fi"
-        )
-
-    def process(self, output):
-        return parse_summary(list(output))
-
-
-def parse_summary(lines: list[str]) -> dict | None:
-    lines = [line.strip() for line in lines if line.strip()]
-    if len(lines) != 2 or len(lines[0].split()) != 3:
-        return None
-    user, group, mode = lines[0].split()
-    if not mode.isdigit():
-        return None
-    return {"user": user, "group": group, "mode": int(mode), "sha256": lines[1]}
+from ..facts.files import FileSummary
 
 
 def is_as_wanted(summary: dict | None, sha256: str, user: str | None, group: str | None, mode) -> bool:

@@ -10,13 +10,12 @@ are. Every other name is pyinfra's.
 
 from __future__ import annotations
 
-import shlex
-
 from pyinfra import host
-from pyinfra.api import FactBase, operation
-from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+from pyinfra.api import operation
 from pyinfra.operations import systemd as _pyinfra
 from pyinfra.operations.systemd import daemon_reload  # noqa: F401 (re-exported)
+
+from ..facts.systemd import SystemdUnit
 
 UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
                  ".timer", ".slice", ".scope")
@@ -24,30 +23,6 @@ UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swa
 
 def __getattr__(name: str):
     return getattr(_pyinfra, name)
-
-
-class SystemdUnit(FactBase):
-    """{'running': bool, 'enabled': bool} of one unit, judged as pyinfra's SystemdStatus
-    and SystemdEnabled judge them; None when systemd knows no unit by that id."""
-
-    requires_command = "systemctl"
-
-    def command(self, unit: str) -> str:
-        return f"systemctl show --all --property Id --property SubState --property UnitFileState {shlex.quote(unit)}"
-
-    def process(self, output):
-        return parse_unit(list(output))
-
-
-def parse_unit(lines: list[str]) -> dict | None:
-    values = dict(line.strip().split("=", 1) for line in lines if "=" in line)
-    if not values.get("Id") or values.get("SubState") in (None, ""):
-        return None
-    return {
-        "id": values["Id"],
-        "running": values["SubState"] in SystemdStatus.state_values,
-        "enabled": values.get("UnitFileState") in SystemdEnabled.state_values,
-    }
 
 
 def unit_name(service: str) -> str:

@@ -65,19 +65,14 @@ class ComponentSettings:
     yielding ``(field path, "expected ..., got ...")`` for rules that span
     fields; the path is relative to the object, e.g. ``"databases[0].owner"``.
 
-    ``role`` names the inventory group whose hosts run the component (see
-    groundwork.topology); ``groups`` names further groups whose hosts run it
-    too, never by falling to every host (Postgres on `replica` hosts).
     ``deploy_check(self)`` yields problems the same way as cross_check, but
-    only for hosts that run it in this deploy — for a value such as a password
+    only for hosts that run it in this deploy (the component record says which) — for a value such as a password
     that a host without the component need not have. ``inventory_check(self,
     inventory_groups)`` does the same for values needed only when the
     inventory has certain groups (a replication password, with replicas).
     """
 
     prefix: ClassVar[str]
-    role: ClassVar[str | None] = None
-    groups: ClassVar[tuple[str, ...]] = ()
 
     def deploy_check(self) -> Iterable[tuple[str, str]]:
         return ()

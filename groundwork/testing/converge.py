@@ -1,6 +1,6 @@
 """Run a pyinfra deploy and read what it changed from pyinfra's own results.
 
-pyinfra's `--json` output is read by groundwork.drift, the one parser of it
+pyinfra's `--json` output is read by groundwork.converge, the one parser of it
 (`groundwork converge` uses the same).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import drift
+from .. import converge as scheduled
 from ..paths import ROOT
 
 
@@ -55,9 +55,9 @@ def converge(
 ) -> ConvergeResult:
     """`json_output=False` when a test reads what a failing command printed:
     pyinfra's --json mode leaves commands' output out of its log."""
-    argv = drift.pyinfra_argv(inventory, deploy, json_output=json_output, data=data, extra_args=extra_args)
-    returncode, stdout, stderr = drift.run_pyinfra(argv, cwd=cwd, timeout=timeout)
-    payload = drift.parse_payload(stdout)
-    report = drift.read_report(payload, returncode, dry_run=False)
+    argv = scheduled.pyinfra_argv(inventory, deploy, json_output=json_output, data=data, extra_args=extra_args)
+    returncode, stdout, stderr = scheduled.run_pyinfra(argv, cwd=cwd, timeout=timeout)
+    payload = scheduled.parse_payload(stdout)
+    report = scheduled.read_report(payload, returncode, dry_run=False)
     results = (payload or {}).get("results")
     return ConvergeResult(returncode, stderr, results, report.changed(), report.failed())

@@ -1,34 +1,21 @@
 """A pyinfra inventory read the way `pyinfra` reads it, for tests.
 
-Each host keeps its name, groups, connection data and validated groundwork
-settings, so verify tests can assert against what the host was told to be.
+The result is the run's fleet (groundwork.fleet): each host keeps its name,
+groups, roles, connection data and validated groundwork settings, so verify
+tests can assert against what the host was told to be.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-from ..settings import COMPONENTS, SettingsError, validate_host
-
-
-@dataclass(frozen=True)
-class InventoryHost:
-    name: str
-    groups: tuple[str, ...]
-    data: dict[str, Any]
-    settings: SimpleNamespace
-
-    @property
-    def sudo(self) -> bool:
-        return bool(self.data.get("_sudo"))
+from ..fleet import Fleet
+from ..runner import build_fleet
 
 
-def load_inventory(path: str | os.PathLike, cwd: str | os.PathLike | None = None) -> list[InventoryHost]:
+def load_inventory(path: str | os.PathLike, cwd: str | os.PathLike | None = None) -> Fleet:
     from pyinfra.api import State
     from pyinfra.context import ctx_state
     from pyinfra_cli.inventory import make_inventory
@@ -40,21 +27,10 @@ def load_inventory(path: str | os.PathLike, cwd: str | os.PathLike | None = None
         raise FileNotFoundError(f"no inventory file at {path}")
     with ctx_state.use(State()):
         inventory = make_inventory(str(path), cwd=str(cwd))
-    hosts, problems = [], []
-    for host in inventory:
-        data = host.data.dict()
-        try:
-            settings = SimpleNamespace(**validate_host(host.name, data, COMPONENTS))
-        except SettingsError as exc:
-            problems.extend(exc.problems)
-            continue
-        hosts.append(InventoryHost(host.name, tuple(host.groups), data, settings))
-    if problems:
-        raise SettingsError(problems)
-    return hosts
+    return build_fleet(inventory)
 
 
-def ssh_config_for(hosts: list[InventoryHost]) -> str:
+def ssh_config_for(hosts) -> str:
     """An OpenSSH client config reaching each host as pyinfra would."""
     blocks = []
     for h in hosts:

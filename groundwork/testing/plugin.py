@@ -4,9 +4,8 @@
     pytest tests/verify --inventory inventories/prod.py --inventory-limit web1
 
 A test that takes `host` runs once per inventory host; `@pytest.mark.group("db")`
-limits it to the hosts in that group (or to every host when no host is in it:
-the one-host default of groundwork.topology; `backup` and `replica` never fall
-to every host). The `settings` fixture gives that host's validated groundwork
+limits it to the hosts that play that role (groundwork.fleet: a role no host
+is grouped into falls to every host; `backup` and `replica` never do). The `settings` fixture gives that host's validated groundwork
 settings, so tests check what the host was asked to be; `inventory` gives
 every host of the inventory, for what is derived across hosts.
 """
@@ -18,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from ..topology import MEMBER_ONLY_GROUPS, has_role
-from .inventory import InventoryHost, load_inventory, ssh_config_for
+from ..component import HostRun
+from ..components import RUN_ORDER
+from ..fleet import Fleet, FleetHost
+from .inventory import load_inventory, ssh_config_for
 
 _HOSTS = pytest.StashKey[list]()
 _INVENTORY = pytest.StashKey[list]()
@@ -40,14 +41,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "group(name): run only on inventory hosts in this group")
 
 
-def _hosts(config: pytest.Config) -> list[tuple[InventoryHost, object]]:
+def _hosts(config: pytest.Config) -> list[tuple[FleetHost, object]]:
     if _HOSTS in config.stash:
         return config.stash[_HOSTS]
     import testinfra
 
     path = config.getoption("--inventory")
     pairs: list = []
-    config.stash[_INVENTORY] = []
+    config.stash[_INVENTORY] = Fleet(())
     if path:
         try:
             hosts = load_inventory(path)
@@ -60,6 +61,8 @@ def _hosts(config: pytest.Config) -> list[tuple[InventoryHost, object]]:
             if unknown:
                 raise pytest.UsageError(f"--inventory-limit: no host named {', '.join(unknown)} in {path}")
             hosts = [h for h in hosts if h.name in limit]
+        else:
+            hosts = list(hosts)
         workdir = Path(tempfile.mkdtemp(prefix="groundwork-verify-"))
         ssh_config = workdir / "ssh_config"
         ssh_config.write_text(ssh_config_for(hosts))
@@ -83,8 +86,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     groups = [m.args[0] for m in metafunc.definition.iter_markers("group")]
     # Roles fall according to the whole inventory, not to the hosts --inventory-limit kept.
-    everyone = [h.groups for h in metafunc.config.stash[_INVENTORY]]
-    selected = [(h, b) for h, b in pairs if all(_in_group(h.groups, g, everyone) for g in groups)]
+    selected = [(h, b) for h, b in pairs if all(h.plays(g) or g in h.groups for g in groups)]
     if not selected:
         # No host of this inventory is in the group (no replicas, say): the
         # test does not apply, so it is deselected below rather than skipped.
@@ -102,31 +104,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item not in deselected]
 
 
-def _in_group(host_groups, group: str, everyone) -> bool:
-    if group in MEMBER_ONLY_GROUPS:
-        return group in host_groups
-    return has_role(host_groups, group, everyone)
-
-
 @pytest.fixture
-def inventory(request: pytest.FixtureRequest, host) -> list[InventoryHost]:
-    """Every host of the inventory (--inventory-limit or not)."""
+def inventory(request: pytest.FixtureRequest, host) -> Fleet:
+    """The fleet: every host of the inventory (--inventory-limit or not)."""
     return request.config.stash[_INVENTORY]
 
 
 @pytest.fixture
-def inventory_host(request: pytest.FixtureRequest, host) -> InventoryHost:
-    """The pyinfra inventory entry (name, groups, data) of the host under test."""
+def inventory_host(request: pytest.FixtureRequest, host) -> FleetHost:
+    """The host under test as the fleet knows it (name, groups, roles, data, settings)."""
     return request.config.stash[_BY_ID][id(host)]
 
 
 @pytest.fixture
-def settings(inventory_host: InventoryHost, inventory: list[InventoryHost]):
+def settings(inventory_host: FleetHost, inventory: Fleet):
     """The host's validated groundwork settings: `settings.base.timezone`, ...
 
     with what is derived from the inventory filled in: Postgres listen
     addresses and admitted clients, Redis bind, where Gunicorn listens.
     """
-    from ..wiring import wired_settings
-
-    return wired_settings(inventory_host.settings, inventory_host, inventory)
+    return HostRun(inventory, inventory_host, RUN_ORDER).derived_settings()

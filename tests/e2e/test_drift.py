@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from groundwork.drift import EXIT_CLEAN, EXIT_DRIFT, EXIT_LOCKED
+from groundwork.converge import EXIT_CLEAN, EXIT_DRIFT, EXIT_LOCKED
 from groundwork.lab.lab import run_on
 from groundwork.paths import ROOT
 
 LAB_INVENTORY = "inventories/lab.py"
 SITE_FILE = "/etc/nginx/sites-available/demoapp.conf"
 HAND_EDIT = "# edited by hand on the host"
-UPLOAD_SITE = "Edge | Upload the demoapp site"
+UPLOAD_SITE = "Nginx | Upload the demoapp site"
 START_REDIS = "Redis | Enable and start redis-server"
 START_APP = "App | Keep demoapp enabled and running"
 DRIFT = [START_REDIS, START_APP, UPLOAD_SITE]  # in run order

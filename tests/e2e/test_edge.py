@@ -114,7 +114,7 @@ def test_adding_a_name_expands_the_certificate_on_the_next_converge(edge):
     try:
         expanded = converge(LAB_INVENTORY, "deploys/nginx.py", data={"nginx_server_names": names})
         assert expanded.ok, expanded.describe()
-        assert f"Edge | Get a certificate for {', '.join(sorted(names))}" in expanded.changed["lab1"]
+        assert f"Nginx | Get a certificate for {', '.join(sorted(names))}" in expanded.changed["lab1"]
         assert all(f"DNS:{n}" in run_on("lab1", sans).stdout for n in names)
         again = converge(LAB_INVENTORY, "deploys/nginx.py", data={"nginx_server_names": names})
         assert again.ok and again.changed == {}, again.describe()  # no ACME request for an unchanged site

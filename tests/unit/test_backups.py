@@ -5,18 +5,24 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from types import SimpleNamespace
+
 import pytest
 from pyinfra.api.util import get_template
 
-from groundwork.components.backups import (
+from groundwork.component import HostRun
+from groundwork.components import SETTINGS_CLASSES
+from groundwork.components.backups import BACKUPS
+from groundwork.fleet import Fleet, FleetHost
+from groundwork.components.backups.deploy import (
     CONF_DIR,
     authorized_keys_line,
     config_values,
     timer_times,
 )
 from groundwork.paths import template
-from groundwork.settings import COMPONENTS, SettingsError, build, redacted
-from groundwork.settings.backups import BackupsSettings, schedule_minute
+from groundwork.settings import SettingsError, build, redacted
+from groundwork.components.backups.settings import BackupsSettings, schedule_minute
 from groundwork.settings.schema import deploy_problems
 
 HEADER = "# managed by groundwork; local edits are overwritten"
@@ -35,17 +41,20 @@ def problems_of(**data) -> list[str]:
     return info.value.problems
 
 
-class FakeHost:
-    def __init__(self, name, data=None):
-        self.name, self.data = name, data or {}
+def fleet_host(name, data=None) -> FleetHost:
+    return FleetHost(name, ("backup",), frozenset({"backup"}), data or {})
 
 
 # --- settings ----------------------------------------------------------------------------
 
 
-def test_registered_with_prefix_and_db_role():
-    assert BackupsSettings in COMPONENTS
-    assert (BackupsSettings.prefix, BackupsSettings.role) == ("backups", "db")
+def test_registered_with_its_prefix_and_played_by_db_and_backup_hosts():
+    assert BackupsSettings in SETTINGS_CLASSES
+    assert BACKUPS.prefixes == ("backups",)
+    fleet = Fleet.from_inventory([SimpleNamespace(name=n, groups=g, data={}) for n, g in
+                                  (("db1", ["db"]), ("bk1", ["backup"]), ("app1", ["app"]))])
+    plays = {h.name: BACKUPS.plays(HostRun(fleet, h, (BACKUPS,))) for h in fleet}
+    assert plays == {"db1": True, "bk1": True, "app1": False}
 
 
 def test_defaults():
@@ -137,8 +146,15 @@ def test_every_backups_template_starts_with_the_header():
         assert first == HEADER, path
 
 
+def test_off_host_copies_go_to_the_backup_hosts_private_address():
+    # The one address rule of the fleet: private_address, else ssh_hostname, else the name.
+    bk1 = fleet_host("bk1", {"ssh_hostname": "203.0.113.9", "private_address": "10.0.0.9"})
+    values = config_values(backups(), "db1", 5432, False, [bk1])
+    assert values["remote_targets"] == ["groundwork-backup@10.0.0.9"]
+
+
 def test_backup_config_quotes_values_and_lists_targets():
-    values = config_values(backups(), "db1", 5433, True, [FakeHost("bk1", {"ssh_hostname": "10.0.0.9"}), FakeHost("bk2")])
+    values = config_values(backups(), "db1", 5433, True, [fleet_host("bk1", {"ssh_hostname": "10.0.0.9"}), fleet_host("bk2")])
     text = get_template(template("etc/groundwork/backup/backup.conf")).render(**values)
     assert "PG_PORT=5433\n" in text and "REDIS_DIR=/var/lib/redis\n" in text
     assert "REMOTE_TARGETS=(groundwork-backup@10.0.0.9 groundwork-backup@bk2)\n" in text

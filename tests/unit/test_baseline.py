@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pyinfra.api.util import get_template
 
-from groundwork.components.base import (
+from groundwork.components.base.deploy import (
     AIDE_PACKAGES,
     FAIL2BAN_PACKAGES,
     HARDENING_PACKAGES,
@@ -16,7 +16,7 @@ from groundwork.components.base import (
 )
 from groundwork.paths import template
 from groundwork.settings import SettingsError, build
-from groundwork.settings.base import BaseSettings, swap_size_bytes
+from groundwork.components.base.settings import BaseSettings, swap_size_bytes
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

@@ -1,5 +1,7 @@
 """The data tier across hosts without a host: who Postgres and Redis listen
-for and admit, derived from inventory groups (groundwork.datatier)."""
+for and admit, derived from inventory groups through the fleet
+(groundwork.components.postgres.access, groundwork.components.redis.access,
+groundwork.fleet), and the firewall openings that follow from it."""
 
 from __future__ import annotations
 
@@ -8,14 +10,21 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api.exceptions import PyinfraError
 
-from groundwork.datatier import (
-    LOOPBACK_POSTGRES, LOOPBACK_REDIS, PostgresAccess, ReplicationClient, host_cidr, peer_roles, postgres_access,
-    redis_bind, slot_name,
+from groundwork.component import HostRun, Opening
+from groundwork.components import RUN_ORDER, SETTINGS_CLASSES
+from groundwork.components.postgres import POSTGRES
+from groundwork.components.postgres.access import (
+    LOOPBACK_POSTGRES,
+    PostgresAccess,
+    ReplicationClient,
+    postgres_access,
+    slot_name,
 )
-from groundwork.ports import Opening, openings, peers_of
-from groundwork.settings import COMPONENTS, validate_host
+from groundwork.components.redis.access import LOOPBACK_REDIS, redis_bind
+from groundwork.fleet import WORKER, Fleet
+from groundwork.runner import build_fleet, check_fleet
+from groundwork.settings import SettingsError, validate_host
 from groundwork.settings.schema import deploy_problems
-from groundwork.topology import topology_problems
 
 
 def inventory(*specs: str, **addresses: str) -> list[SimpleNamespace]:
@@ -29,16 +38,22 @@ def inventory(*specs: str, **addresses: str) -> list[SimpleNamespace]:
     return hosts
 
 
+def with_data(hosts, name: str, data: dict) -> list[SimpleNamespace]:
+    """Copies of `hosts` with `data` added to the host data of host `name`."""
+    return [SimpleNamespace(name=h.name, groups=h.groups, data={**h.data, **(data if h.name == name else {})})
+            for h in hosts]
+
+
 def access(hosts, name: str, **hand_set) -> PostgresAccess:
-    me = next(h for h in hosts if h.name == name)
-    roles = peer_roles(me.groups, [h.groups for h in hosts])
-    return postgres_access(name, me.data["ssh_hostname"], roles, peers_of(hosts, name), "replicator", **hand_set)
+    """postgres_access of host `name`; `hand_set` are its postgres_* settings."""
+    fleet = build_fleet(with_data(hosts, name, {f"postgres_{key}": list(value) for key, value in hand_set.items()}))
+    return postgres_access(fleet, fleet[name])
 
 
 def bind(hosts, name: str, hand_set=None) -> tuple[str, ...]:
-    me = next(h for h in hosts if h.name == name)
-    roles = peer_roles(me.groups, [h.groups for h in hosts])
-    return redis_bind(name, me.data["ssh_hostname"], roles, peers_of(hosts, name), hand_set)
+    """redis_bind of host `name`; `hand_set` is its redis_bind setting."""
+    fleet = build_fleet(with_data(hosts, name, {} if hand_set is None else {"redis_bind": list(hand_set)}))
+    return redis_bind(fleet, fleet[name])
 
 
 LAB = inventory("db1:db,cache", "app1:app", "rep1:replica")
@@ -74,7 +89,9 @@ def test_the_replica_and_the_app_host_serve_nobody():
 def test_a_worker_role_that_falls_to_every_host_admits_nobody():
     # No worker group: Celery runs on the app hosts; rep1 and web1 run no app code.
     hosts = inventory("db1:db,cache", "app1:app", "web1:web", "rep1:replica")
-    assert "worker" not in peer_roles(["replica"], [h.groups for h in hosts])
+    fleet = Fleet.from_inventory(hosts)
+    assert not fleet["rep1"].plays(WORKER)
+    assert not fleet["web1"].plays(WORKER)
     assert access(hosts, "db1").allowed_clients == ("10.0.0.11/32",)
 
 
@@ -88,16 +105,15 @@ def test_private_address_wins_over_ssh_hostname():
     hosts = inventory("db1:db,cache", "app1:app")
     hosts[1].data["private_address"] = "192.168.5.11"
     hosts[0].data["private_address"] = "192.168.5.10"
-    me = hosts[0]
-    roles = peer_roles(me.groups, [h.groups for h in hosts])
-    result = postgres_access("db1", "192.168.5.10", roles, peers_of(hosts, "db1"), "replicator")
+    result = access(hosts, "db1")
     assert (result.listen_addresses, result.allowed_clients) == (("localhost", "192.168.5.10"), ("192.168.5.11/32",))
 
 
 def test_ipv6_peers_are_single_host_networks():
     hosts = inventory("db1:db", "app1:app", db1="fd00::10", app1="fd00::11")
     assert access(hosts, "db1").allowed_clients == ("fd00::11/128",)
-    assert host_cidr("10.1.2.3", "x") == "10.1.2.3/32"
+    (x,) = Fleet.from_inventory(inventory("x", x="10.1.2.3"))
+    assert x.cidr() == "10.1.2.3/32"
 
 
 def test_hand_set_values_win():
@@ -127,40 +143,56 @@ def test_slot_names_are_valid_identifiers():
 
 
 def _ns(**data):
-    built = validate_host("h", {"redis_app_password": "x" * 20, **data}, COMPONENTS)
+    built = validate_host("h", {"redis_app_password": "x" * 20, **data}, SETTINGS_CLASSES)
     return SimpleNamespace(**built)
 
 
+def _openings(hosts, name: str) -> list[Opening]:
+    """Every opening the components that play on host `name` declare."""
+    fleet = build_fleet(hosts)
+    return HostRun(fleet, fleet[name], RUN_ORDER).openings()
+
+
 def test_firewall_opens_postgres_to_the_replica_and_redis_only_to_the_app_host():
-    roles = peer_roles(["db", "cache"], [h.groups for h in LAB])
-    result = openings(_ns(), roles, peers_of(LAB, "db1"), ssh_port_in_use=22)
+    result = _openings(LAB, "db1")
     assert Opening(5432, "tcp", ("10.0.0.11", "10.0.0.12"), "postgres") in result
     assert Opening(6379, "tcp", ("10.0.0.11",), "redis") in result
 
 
 def test_firewall_opens_no_data_port_between_hosts_without_groups():
-    hosts = inventory("lab1", "lab2")
-    roles = peer_roles([], [h.groups for h in hosts])
-    result = openings(_ns(), roles, peers_of(hosts, "lab1"), ssh_port_in_use=22)
+    result = _openings(inventory("lab1", "lab2"), "lab1")
     assert [o.comment for o in result] == ["ssh", "http", "https"]
 
 
 # --- inventory shapes and the settings replicas need ----------------------------------------------
 
 
+def _problems(*hosts: tuple[str, list[str]]) -> list[str]:
+    return Fleet.from_inventory(SimpleNamespace(name=name, groups=groups, data={}) for name, groups in hosts).problems()
+
+
 def test_replicas_need_one_db_host_that_is_not_a_replica():
-    assert topology_problems([("db1", ["db"]), ("rep1", ["replica"])]) == []
-    assert topology_problems([("lab1", [])]) == []
-    assert topology_problems([("rep1", ["replica"]), ("app1", ["app"])]) == [
+    assert _problems(("db1", ["db"]), ("rep1", ["replica"])) == []
+    assert _problems(("lab1", [])) == []
+    assert _problems(("rep1", ["replica"]), ("app1", ["app"])) == [
         "host rep1: groups: expected a replica that is not the db host it streams from, "
         "got one playing db because no host is in the db group",
     ]
-    assert topology_problems([("db1", ["db"]), ("db2", ["db", "replica"])]) == [
+    assert _problems(("db1", ["db"]), ("db2", ["db", "replica"])) == [
         "host db2: groups: expected a replica that is not the db host it streams from, got one in the db group too",
     ]
-    assert topology_problems([("db1", ["db"]), ("db2", ["db"]), ("rep1", ["replica"])]) == [
+    assert _problems(("db1", ["db"]), ("db2", ["db"]), ("rep1", ["replica"])) == [
         "host db1: groups: expected one db host for the replicas to stream from, got db1, db2",
         "host db2: groups: expected one db host for the replicas to stream from, got db1, db2",
+    ]
+
+
+def test_build_fleet_refuses_the_inventory_shapes_replicas_cannot_stream_in():
+    hosts = inventory("db1:db", "db2:db,replica")
+    with pytest.raises(SettingsError) as exc:
+        build_fleet(hosts)
+    assert exc.value.problems == [
+        "host db2: groups: expected a replica that is not the db host it streams from, got one in the db group too",
     ]
 
 
@@ -174,9 +206,19 @@ def test_replication_password_is_required_only_with_replicas():
     assert deploy_problems("db1", _ns(postgres_replication_password="r" * 16).postgres, frozenset({"replica"})) == []
 
 
-def test_replication_user_must_be_a_role_of_its_own():
-    from groundwork.settings import SettingsError
+def test_the_postgres_checks_ask_for_the_replication_password_on_the_db_host_and_the_replica():
+    with pytest.raises(SettingsError) as exc:
+        check_fleet(build_fleet(LAB), (POSTGRES,))
+    message = ("postgres_replication_password: required when the inventory has a `replica` group, "
+               "not set (replicas stream as replication_user)")
+    assert exc.value.problems == [f"host db1: {message}", f"host rep1: {message}"]
+    no_replica = inventory("db1:db,cache", "app1:app")
+    check_fleet(build_fleet(no_replica), (POSTGRES,))  # no problem
+    password = {"postgres_replication_password": "r" * 16}
+    check_fleet(build_fleet(with_data(with_data(LAB, "db1", password), "rep1", password)), (POSTGRES,))
 
+
+def test_replication_user_must_be_a_role_of_its_own():
     with pytest.raises(SettingsError) as exc:
         _ns(postgres_roles=[{"name": "app"}], postgres_replication_user="app")
     assert exc.value.problems == [

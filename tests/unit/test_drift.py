@@ -1,4 +1,4 @@
-"""groundwork.drift: pyinfra's --json read into a drift report, the lock, the
+"""groundwork.converge: pyinfra's --json read into a drift report, the lock, the
 exit statuses, and the scheduling units.
 
 The pyinfra documents under data/pyinfra-json/ were recorded from real runs
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from groundwork import cli, drift
+from groundwork import cli, converge
 from groundwork.schedule import Schedule, render_units, write_units
 
 DATA = Path(__file__).parent / "data" / "pyinfra-json"
-UPLOAD_SITE = "Edge | Upload the demoapp site"
+UPLOAD_SITE = "Nginx | Upload the demoapp site"
 START_REDIS = "Redis | Enable and start redis-server"
 
 
@@ -33,11 +33,11 @@ def recorded(name: str) -> dict:
 
 
 def test_a_real_run_that_repaired_drift():
-    report = drift.read_report(recorded("run-repaired.json"), 0, dry_run=False)
+    report = converge.read_report(recorded("run-repaired.json"), 0, dry_run=False)
     lab1 = report.hosts["lab1"]
     assert UPLOAD_SITE in lab1.changed and START_REDIS in lab1.changed
     assert lab1.failed_operations == [] and lab1.unchanged > 0
-    assert report.exit_status == drift.EXIT_DRIFT
+    assert report.exit_status == converge.EXIT_DRIFT
     assert report.changed() == {"lab1": lab1.changed} and report.failed() == {}
 
 
@@ -45,18 +45,18 @@ def test_a_real_run_that_changed_nothing():
     payload = recorded("run-repaired.json")
     for op in payload["results"]["operations"]:
         op["no_change"], op["success"] = sorted(op["no_change"] + op["success"]), []
-    report = drift.read_report(payload, 0, dry_run=False)
-    assert report.exit_status == drift.EXIT_CLEAN and report.changed() == {}
+    report = converge.read_report(payload, 0, dry_run=False)
+    assert report.exit_status == converge.EXIT_CLEAN and report.changed() == {}
     assert report.summary_lines() == [f"lab1: no drift ({report.hosts['lab1'].unchanged} operations unchanged)"]
 
 
 def test_a_dry_run_names_what_would_change_and_leaves_conditional_operations_aside():
-    report = drift.read_report(recorded("dry-drift.json"), 0, dry_run=True)
+    report = converge.read_report(recorded("dry-drift.json"), 0, dry_run=True)
     lab1 = report.hosts["lab1"]
     assert sorted(lab1.changed) == [UPLOAD_SITE, START_REDIS]
     # Restarts behind `_if` run only after a change: listed, not counted as drift.
-    assert "Edge | Reload nginx" in lab1.conditional and UPLOAD_SITE not in lab1.conditional
-    assert report.exit_status == drift.EXIT_DRIFT
+    assert "Nginx | Reload nginx" in lab1.conditional and UPLOAD_SITE not in lab1.conditional
+    assert report.exit_status == converge.EXIT_DRIFT
     assert report.summary_lines() == [f"lab1: drift, 2 operation(s) would change: {'; '.join(lab1.changed)}"]
     doc = report.as_dict()
     assert doc["hosts"]["lab1"]["counts"] == {"changed": 2, "failed": 0, "conditional": len(lab1.conditional)}
@@ -67,8 +67,8 @@ def test_a_dry_run_with_nothing_to_change_is_clean():
     payload = recorded("dry-drift.json")
     for op in payload["plan"]:
         op["hosts_with_change"] = []
-    report = drift.read_report(payload, 0, dry_run=True)
-    assert report.exit_status == drift.EXIT_CLEAN
+    report = converge.read_report(payload, 0, dry_run=True)
+    assert report.exit_status == converge.EXIT_CLEAN
     assert report.summary_lines() == ["lab1: no drift"]
 
 
@@ -77,9 +77,9 @@ def test_a_failed_operation_fails_the_host_and_wins_over_drift():
     op = next(op for op in payload["results"]["operations"] if op["names"] == [START_REDIS])
     op["success"], op["error"] = [], ["lab1"]
     payload["results"]["failed_hosts"] = ["lab1"]
-    report = drift.read_report(payload, 1, dry_run=False)
+    report = converge.read_report(payload, 1, dry_run=False)
     assert report.hosts["lab1"].failed_operations == [START_REDIS]
-    assert report.exit_status == drift.EXIT_FAILED
+    assert report.exit_status == converge.EXIT_FAILED
     line = report.summary_lines()[0]
     assert line.startswith(f"lab1: FAILED, an operation failed: {START_REDIS}; ") and UPLOAD_SITE in line
 
@@ -87,31 +87,31 @@ def test_a_failed_operation_fails_the_host_and_wins_over_drift():
 def test_a_host_pyinfra_dropped_before_printing_results_is_failed_from_its_log():
     # pyinfra prints no JSON when its last host fails ("No hosts remaining!").
     log = "--> Starting operation: Redis | Enable and start redis-server\n    [lab1] Error: executed 0/1 commands\n"
-    report = drift.read_report(None, 1, dry_run=False, log=log, hosts=["lab1", "lab2"])
+    report = converge.read_report(None, 1, dry_run=False, log=log, hosts=["lab1", "lab2"])
     assert report.hosts["lab1"].failed and not report.hosts["lab2"].failed
-    assert report.exit_status == drift.EXIT_FAILED
+    assert report.exit_status == converge.EXIT_FAILED
 
 
 def test_an_unreachable_host_is_failed_and_ignored_errors_are_not_failures():
     log = ("[web1] Could not connect (Timeout)\n"
            "\x1b[1m[app1]\x1b[0m Error (ignored): executed 0/1 commands\n")
-    report = drift.read_report(recorded("dry-drift.json"), 1, dry_run=True, log=log, hosts=["lab1", "web1", "app1"])
+    report = converge.read_report(recorded("dry-drift.json"), 1, dry_run=True, log=log, hosts=["lab1", "web1", "app1"])
     assert report.hosts["web1"].failed and report.hosts["web1"].reason.startswith("pyinfra logged an error")
     assert not report.hosts["app1"].failed and not report.hosts["lab1"].failed
-    assert report.exit_status == drift.EXIT_FAILED
+    assert report.exit_status == converge.EXIT_FAILED
 
 
 def test_pyinfra_stopping_without_naming_a_host_fails_every_host():
-    report = drift.read_report(None, 1, dry_run=True, log="--> pyinfra error: invalid settings\n", hosts=["a", "b"])
+    report = converge.read_report(None, 1, dry_run=True, log="--> pyinfra error: invalid settings\n", hosts=["a", "b"])
     assert [h.status for h in report.hosts.values()] == ["failed", "failed"]
     assert report.hosts["a"].reason == "pyinfra exited 1 (see its log)"
-    assert report.exit_status == drift.EXIT_FAILED
+    assert report.exit_status == converge.EXIT_FAILED
 
 
 def test_an_inventory_without_hosts_is_a_failure_not_a_clean_fleet():
     # pyinfra takes a mistyped inventory path for an empty inventory and exits 0.
-    report = drift.read_report({"plan": [], "results": {"operations": [], "failed_hosts": []}}, 0, dry_run=False)
-    assert report.exit_status == drift.EXIT_FAILED
+    report = converge.read_report({"plan": [], "results": {"operations": [], "failed_hosts": []}}, 0, dry_run=False)
+    assert report.exit_status == converge.EXIT_FAILED
     assert report.summary_lines() == ["FAILED, no host: the inventory names none (see pyinfra's log)"]
 
 
@@ -120,7 +120,7 @@ def test_operation_names_never_carry_their_arguments():
     payload = {"plan": [{"op_hash": "x", "name": "Server/Shell (commands=['redis-cli -a s3cret'])",
                          "names": ["Server/Shell"], "args": ["commands=['redis-cli -a s3cret']"],
                          "hosts_with_change": ["lab1"], "hosts_with_conditional_change": []}], "results": None}
-    report = drift.read_report(payload, 0, dry_run=True)
+    report = converge.read_report(payload, 0, dry_run=True)
     assert report.hosts["lab1"].changed == ["Server/Shell"]
     assert "s3cret" not in json.dumps(report.as_dict()) + "\n".join(report.summary_lines())
 
@@ -131,14 +131,14 @@ def test_recorded_samples_hold_no_lab_secret():
 
 
 def test_parse_payload_takes_only_a_json_document():
-    assert drift.parse_payload("") is None
-    assert drift.parse_payload("--> Loading inventory...") is None
-    assert drift.parse_payload('{"plan": [], "results": null}') == {"plan": [], "results": None}
+    assert converge.parse_payload("") is None
+    assert converge.parse_payload("--> Loading inventory...") is None
+    assert converge.parse_payload('{"plan": [], "results": null}') == {"plan": [], "results": None}
 
 
 def test_dry_run_leaves_out_y_which_would_switch_off_change_detection():
-    dry = drift.pyinfra_argv("inv.py", "deploys/full.py", dry_run=True)
-    real = drift.pyinfra_argv("inv.py", "deploys/full.py")
+    dry = converge.pyinfra_argv("inv.py", "deploys/full.py", dry_run=True)
+    real = converge.pyinfra_argv("inv.py", "deploys/full.py")
     assert dry[1:] == ["--dry", "--json", "inv.py", "deploys/full.py"]
     assert real[1:] == ["-y", "--json", "inv.py", "deploys/full.py"]
 
@@ -148,36 +148,36 @@ def test_dry_run_leaves_out_y_which_would_switch_off_change_detection():
 
 def test_lock_is_exclusive_until_released(tmp_path):
     path = tmp_path / "converge.lock"
-    fd = drift.acquire_lock(path)
-    with pytest.raises(drift.LockHeld, match=rf"another run holds {path} \(pid \d+\)"):
-        drift.acquire_lock(path)
-    drift.release_lock(fd)
+    fd = converge.acquire_lock(path)
+    with pytest.raises(converge.LockHeld, match=rf"another run holds {path} \(pid \d+\)"):
+        converge.acquire_lock(path)
+    converge.release_lock(fd)
     assert path.read_text() == ""
-    os.close(drift.acquire_lock(path))
+    os.close(converge.acquire_lock(path))
 
 
 def test_lock_held_by_another_process_refuses_at_once(tmp_path):
     path = tmp_path / "converge.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from groundwork.drift import acquire_lock; "
+        [sys.executable, "-c", "import sys, time; from groundwork.converge import acquire_lock; "
          f"acquire_lock({str(path)!r}); print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(drift.LockHeld, match=rf"\(pid {holder.pid}\)"):
-            drift.acquire_lock(path)
+        with pytest.raises(converge.LockHeld, match=rf"\(pid {holder.pid}\)"):
+            converge.acquire_lock(path)
     finally:
         holder.kill()
         holder.wait()
-    os.close(drift.acquire_lock(path))  # the kernel dropped the dead holder's lock
+    os.close(converge.acquire_lock(path))  # the kernel dropped the dead holder's lock
 
 
 def test_lock_file_that_is_a_symlink_is_refused(tmp_path):
     (tmp_path / "target").write_text("")
     (tmp_path / "converge.lock").symlink_to(tmp_path / "target")
     with pytest.raises(OSError):
-        drift.acquire_lock(tmp_path / "converge.lock")
+        converge.acquire_lock(tmp_path / "converge.lock")
 
 
 # --- the command: exit statuses, stdout, report ------------------------------
@@ -195,8 +195,8 @@ def fake_pyinfra(monkeypatch):
             calls.append(argv)
             return returncode, stdout, log
 
-        monkeypatch.setattr(drift, "run_pyinfra", run)
-        monkeypatch.setattr(drift, "inventory_hosts", lambda inventory, cwd: ["lab1"])
+        monkeypatch.setattr(converge, "run_pyinfra", run)
+        monkeypatch.setattr(converge, "inventory_hosts", lambda inventory, cwd: ["lab1"])
         return calls
 
     return use
@@ -206,7 +206,7 @@ def test_converge_dry_run_exits_with_drift_and_writes_the_report(fake_pyinfra, t
     calls = fake_pyinfra("dry-drift.json")
     status = cli.main(["converge", "inventories/lab.py", "--dry-run", "--report", str(tmp_path / "r.json"),
                        "--lock", str(tmp_path / "lock")])
-    assert status == drift.EXIT_DRIFT == 3
+    assert status == converge.EXIT_DRIFT == 3
     assert calls[0][1:] == ["--dry", "--json", "inventories/lab.py", "deploys/full.py"]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("groundwork converge (dry run): lab1: drift, 2 operation(s) would change: ")
@@ -219,19 +219,19 @@ def test_converge_dry_run_exits_with_drift_and_writes_the_report(fake_pyinfra, t
 
 def test_converge_failure_exits_1(fake_pyinfra, tmp_path, capsys):
     fake_pyinfra(None, returncode=1, log="    [lab1] Error: executed 0/1 commands\n")
-    assert cli.main(["converge", "inventories/lab.py", "--lock", str(tmp_path / "lock")]) == drift.EXIT_FAILED == 1
+    assert cli.main(["converge", "inventories/lab.py", "--lock", str(tmp_path / "lock")]) == converge.EXIT_FAILED == 1
     assert "lab1: FAILED, pyinfra logged an error for it" in capsys.readouterr().out
 
 
 def test_converge_with_the_lock_held_exits_4_without_running_pyinfra(fake_pyinfra, tmp_path, capsys):
     calls = fake_pyinfra("dry-drift.json")
-    fd = drift.acquire_lock(tmp_path / "lock")
+    fd = converge.acquire_lock(tmp_path / "lock")
     try:
         status = cli.main(["converge", "inventories/lab.py", "--report", str(tmp_path / "r.json"),
                            "--lock", str(tmp_path / "lock")])
     finally:
         os.close(fd)
-    assert status == drift.EXIT_LOCKED == 4 and calls == []
+    assert status == converge.EXIT_LOCKED == 4 and calls == []
     assert not (tmp_path / "r.json").exists()
     assert capsys.readouterr().out.startswith(f"groundwork converge: another run holds {tmp_path / 'lock'} (pid ")
 
@@ -240,8 +240,8 @@ def test_run_pyinfra_reads_a_large_document_and_the_log_together(tmp_path):
     # pyinfra writes its JSON after its log; neither pipe may stall the other.
     script = ("import sys; [print('log line', i, file=sys.stderr) for i in range(20000)]; "
               "print('{\"plan\": [], \"results\": null, \"pad\": \"' + 'x' * 500000 + '\"}')")
-    code, stdout, stderr = drift.run_pyinfra([sys.executable, "-c", script], cwd=tmp_path, timeout=60)
-    assert code == 0 and drift.parse_payload(stdout)["plan"] == [] and stderr.count("log line") == 20000
+    code, stdout, stderr = converge.run_pyinfra([sys.executable, "-c", script], cwd=tmp_path, timeout=60)
+    assert code == 0 and converge.parse_payload(stdout)["plan"] == [] and stderr.count("log line") == 20000
 
 
 # --- scheduling ------------------------------------------------------------

@@ -1,5 +1,8 @@
-"""The firewall without a host: ufw's files parsed, the openings the components
-declare, and ufw commands planned from facts (the no-op case included)."""
+"""The firewall without a host: ufw's files parsed
+(groundwork.components.firewall.facts), the openings the components declare
+(groundwork.component.HostRun.openings), ufw commands planned from facts, the
+no-op case included (groundwork.components.firewall.operations), and its
+settings (groundwork.components.firewall.settings)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,19 @@ from types import SimpleNamespace
 import pytest
 from pyinfra.api import OperationError
 
-from groundwork.facts.ufw import UfwRule, parse_tuple, parse_ufw
-from groundwork.operations.ufw import add_command, delete_command, plan, wanted_rules
-from groundwork.ports import Opening, Peer, host_address, openings
-from groundwork.settings import COMPONENTS, SettingsError, build, validate_host
-from groundwork.settings.firewall import FirewallSettings
+from groundwork.component import HostRun, Opening
+from groundwork.components import RUN_ORDER, SETTINGS_CLASSES
+from groundwork.components.firewall.facts import UfwRule, parse_tuple, parse_ufw
+from groundwork.components.firewall.operations import (
+    add_command,
+    delete_command,
+    plan,
+    wanted_rules,
+)
+from groundwork.components.firewall.settings import FirewallSettings
+from groundwork.fleet import Fleet
+from groundwork.runner import build_fleet
+from groundwork.settings import SettingsError, build
 
 DEFAULTS = {"incoming": "deny", "outgoing": "allow", "routed": "deny"}
 SSH = 'comment=67726f756e64776f726b3a20737368'  # "groundwork: ssh"
@@ -26,10 +37,6 @@ def ufw_files(rules: list[str], rules6: list[str] = (), enabled: bool = True, in
         "@@rules", "*filter", *rules, "COMMIT",
         "@@rules6", *rules6,
     ]
-
-
-def settings_ns(**data) -> SimpleNamespace:
-    return SimpleNamespace(**validate_host("web1", data, COMPONENTS))
 
 
 # --- the fact --------------------------------------------------------------------------------
@@ -59,37 +66,56 @@ def test_no_ufw_is_none():
 # --- the port contract -----------------------------------------------------------------------------
 
 
+def openings_of(spec: str, *others: str, **data) -> list[Opening]:
+    """Every opening the components declare on the host of `spec` ("name:group,group",
+    address 10.0.0.1, host data `data`) in a fleet with `others` (10.0.0.2, ...)."""
+    hosts = []
+    for i, item in enumerate((spec, *others), start=1):
+        name, _, groups = item.partition(":")
+        hosts.append(SimpleNamespace(name=name, groups=[g for g in groups.split(",") if g],
+                                     data={"ssh_hostname": f"10.0.0.{i}", **(data if i == 1 else {})}))
+    fleet = build_fleet(hosts)
+    return HostRun(fleet, fleet[hosts[0].name], RUN_ORDER).openings()
+
+
+# A host that plays no role with ports of its own: only SSH and the firewall's own openings.
+NO_PORTS = ("h:backup", "other:db,cache,app")
+
+
 def test_single_host_opens_ssh_http_https_and_no_data_ports():
-    result = openings(settings_ns(), {"db", "cache", "app", "worker", "web"}, peers=[], ssh_port_in_use=22)
+    result = openings_of("web1", ssh_port=22)
     assert [(o.port, o.sources, o.comment) for o in result] == [
         (22, ("any",), "ssh"), (80, ("any",), "http"), (443, ("any",), "https"),
     ]
 
 
 def test_data_ports_open_only_to_the_other_app_and_worker_hosts():
-    peers = [Peer("10.0.0.2", frozenset({"app"})), Peer("10.0.0.3", frozenset({"worker"})),
-             Peer("10.0.0.4", frozenset({"web"}))]
-    result = openings(settings_ns(postgres_port=5433), {"db", "cache"}, peers, ssh_port_in_use=22)
+    result = openings_of("db1:db,cache", "app1:app", "w1:worker", "web1:web", postgres_port=5433)
     assert Opening(5433, "tcp", ("10.0.0.2", "10.0.0.3"), "postgres") in result
     assert Opening(6379, "tcp", ("10.0.0.2", "10.0.0.3"), "redis") in result
     assert all(o.port not in (80, 443) for o in result)  # not a web host
 
 
 def test_ssh_port_move_keeps_the_port_in_use_open():
-    moving = openings(settings_ns(base_ssh_port=2222), set(), ssh_port_in_use=22)
+    moving = openings_of(*NO_PORTS, base_ssh_port=2222, ssh_port=22)
     assert [o.port for o in moving] == [2222, 22]
-    moved = openings(settings_ns(base_ssh_port=2222), set(), ssh_port_in_use=2222)
+    moved = openings_of(*NO_PORTS, base_ssh_port=2222, ssh_port=2222)
     assert [o.port for o in moved] == [2222]
 
 
 def test_extra_openings_are_declared_too():
-    ns = settings_ns(firewall_extra_openings=[{"port": 9100, "sources": ["10.0.0.0/24"], "comment": "node exporter"}])
-    assert Opening(9100, "tcp", ("10.0.0.0/24",), "node exporter") in openings(ns, set())
+    extra = [{"port": 9100, "sources": ["10.0.0.0/24"], "comment": "node exporter"}]
+    assert Opening(9100, "tcp", ("10.0.0.0/24",), "node exporter") in openings_of(
+        *NO_PORTS, firewall_extra_openings=extra)
 
 
 def test_host_address_prefers_the_private_address():
-    assert host_address({"private_address": "10.0.0.5", "ssh_hostname": "203.0.113.5"}) == "10.0.0.5"
-    assert host_address({"ssh_hostname": "203.0.113.5"}) == "203.0.113.5"
+    def address(**data) -> str:
+        return Fleet.from_inventory([SimpleNamespace(name="h1", groups=[], data=data)])["h1"].address
+
+    assert address(private_address="10.0.0.5", ssh_hostname="203.0.113.5") == "10.0.0.5"
+    assert address(ssh_hostname="203.0.113.5") == "203.0.113.5"
+    assert address() == "h1"  # connected by inventory name
 
 
 # --- planned commands ----------------------------------------------------------------------------
@@ -154,7 +180,7 @@ def test_route_and_app_rules_are_deleted_with_their_own_syntax():
 
 def test_firewall_settings_defaults_and_registration():
     s = build(FirewallSettings, {}, "web1")
-    assert FirewallSettings in COMPONENTS
+    assert FirewallSettings in SETTINGS_CLASSES
     assert (s.enabled, s.default_incoming, s.default_outgoing, s.default_routed, s.unmanaged_rules) == (
         True, "deny", "allow", "deny", "keep")
 

@@ -1,17 +1,25 @@
 """A fleet's wiring without a host: roles from groups, who proxies to whom,
-where Gunicorn listens, the URLs the app gets and the app port's opening."""
+where Gunicorn listens, the URLs the app gets and the app port's opening
+(groundwork.fleet, groundwork.components.app.wiring,
+groundwork.components.nginx.upstream, groundwork.component.HostRun), and the
+app's rolling release switch (groundwork.components.app.rollout)."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
 from pyinfra.api.exceptions import PyinfraError
 
-from groundwork.ports import Peer, openings
-from groundwork.settings import COMPONENTS, validate_host
-from groundwork.topology import proxies_of, role_hosts, upstreams_of
-from groundwork.wiring import app_environment, app_listen, nginx_upstream
+from groundwork.component import HostRun
+from groundwork.components import RUN_ORDER
+from groundwork.components.app import APP_COMPONENT
+from groundwork.components.app.wiring import app_environment, served_app
+from groundwork.components.nginx.upstream import nginx_upstream
+from groundwork.fleet import Fleet
+from groundwork.runner import build_fleet, check_fleet
+from groundwork.settings import SettingsError
 
 SECRETS = {
     "app_source": "examples/demoapp",
@@ -22,19 +30,22 @@ SECRETS = {
 }
 
 
-def fleet(*spec: str) -> list[SimpleNamespace]:
-    """Hosts from 'name:group,group' with addresses 10.0.0.1, .2, ..."""
-    hosts = []
+def hosts(*spec: str, each: dict[str, dict] | None = None, **data) -> list[SimpleNamespace]:
+    """Hosts from 'name:group,group' with addresses 10.0.0.1, .2, ..., SECRETS and
+    `data` in every host's data, and each[name] in that host's."""
+    result = []
     for i, item in enumerate(spec, start=1):
         name, _, groups = item.partition(":")
-        hosts.append(SimpleNamespace(
-            name=name, groups=[g for g in groups.split(",") if g], data={"ssh_hostname": f"10.0.0.{i}"},
+        result.append(SimpleNamespace(
+            name=name, groups=[g for g in groups.split(",") if g],
+            data={"ssh_hostname": f"10.0.0.{i}", **SECRETS, **data, **(each or {}).get(name, {})},
         ))
-    return hosts
+    return result
 
 
-def settings(name="h", **data) -> SimpleNamespace:
-    return SimpleNamespace(**validate_host(name, {**SECRETS, **data}, COMPONENTS))
+def fleet(*spec: str, each: dict[str, dict] | None = None, **data) -> Fleet:
+    """The fleet of hosts(...), every host's settings validated."""
+    return build_fleet(hosts(*spec, each=each, **data))
 
 
 def names(hosts) -> list[str]:
@@ -42,97 +53,107 @@ def names(hosts) -> list[str]:
 
 
 def test_one_host_without_groups_plays_every_role():
-    (solo,) = fleet("solo")
+    solo_fleet = fleet("solo")
+    solo = solo_fleet["solo"]
     for role in ("db", "cache", "app", "worker", "web"):
-        assert role_hosts(role, [solo]) == [solo]
+        assert solo_fleet.with_role(role) == [solo]
 
 
 def test_web_and_worker_fall_to_the_app_hosts_not_to_the_db_host():
-    hosts = fleet("db1:db,cache", "app1:app", "app2:app")
-    assert names(role_hosts("web", hosts)) == ["app1", "app2"]
-    assert names(role_hosts("worker", hosts)) == ["app1", "app2"]
+    f = fleet("db1:db,cache", "app1:app", "app2:app")
+    assert names(f.with_role("web")) == ["app1", "app2"]
+    assert names(f.with_role("worker")) == ["app1", "app2"]
     # nginx on each app host proxies to its own app only
-    assert names(upstreams_of(hosts[1], hosts)) == ["app1"]
-    assert names(proxies_of(hosts[2], hosts)) == ["app2"]
+    assert names(f.upstreams_of(f["app1"])) == ["app1"]
+    assert names(f.proxies_of(f["app2"])) == ["app2"]
 
 
 def test_a_web_host_balances_across_every_app_host():
-    hosts = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache")
-    web1, app1, app2, db1 = hosts
-    assert names(upstreams_of(web1, hosts)) == ["app1", "app2"]
-    assert names(proxies_of(app1, hosts)) == ["web1"]
-    assert role_hosts("web", hosts) == [web1]
+    f = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache")
+    web1, app1 = f["web1"], f["app1"]
+    assert names(f.upstreams_of(web1)) == ["app1", "app2"]
+    assert names(f.proxies_of(app1)) == ["web1"]
+    assert f.with_role("web") == [web1]
 
 
 def test_gunicorn_keeps_its_socket_while_nginx_is_on_its_own_host():
-    (solo,) = fleet("solo")
-    app = settings().app
-    assert app_listen(app, solo, [solo]) is app
-    hosts = fleet("db1:db,cache", "app1:app", "app2:app")
-    assert app_listen(app, hosts[1], hosts) is app
+    solo_fleet = fleet("solo")
+    solo = solo_fleet["solo"]
+    assert served_app(solo_fleet, solo) is solo.settings.app
+    f = fleet("db1:db,cache", "app1:app", "app2:app")
+    assert served_app(f, f["app1"]) is f["app1"].settings.app
 
 
 def test_gunicorn_listens_on_its_own_address_for_a_remote_proxy_and_trusts_it():
-    hosts = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache")
-    app = app_listen(settings().app, hosts[2], hosts)
+    f = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache")
+    app = served_app(f, f["app2"])
     assert app.bind == "10.0.0.3:8000"
     assert app.forwarded_allow_ips == ["127.0.0.1", "::1", "10.0.0.1"]
-    assert app_listen(settings(app_bind="10.9.9.9:9000").app, hosts[2], hosts).bind == "10.9.9.9:9000"
+    bound = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache", each={"app2": {"app_bind": "10.9.9.9:9000"}})
+    assert served_app(bound, bound["app2"]).bind == "10.9.9.9:9000"
+
+
+def test_the_derived_app_settings_are_the_served_ones():
+    f = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache")
+    assert HostRun(f, f["app2"], RUN_ORDER).derived_settings().app == served_app(f, f["app2"])
 
 
 def test_nginx_upstream_lists_every_app_host_and_serves_no_static_from_afar():
-    hosts = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache")
-    each = {h.name: settings(h.name, app_static_command="collect") for h in hosts}
-    upstream = nginx_upstream(each["web1"], hosts[0], hosts, lambda h: each[h.name])
+    f = fleet("web1:web", "app1:app", "app2:app", "db1:db,cache", app_static_command="collect")
+    upstream = nginx_upstream(f, f["web1"])
     assert upstream.servers == ("10.0.0.2:8000", "10.0.0.3:8000")
     assert upstream.static_root is None
-    (solo,) = fleet("solo")
-    local = nginx_upstream(each["web1"], solo, [solo], lambda h: each["web1"])
+    solo_fleet = fleet("solo", app_static_command="collect")
+    local = nginx_upstream(solo_fleet, solo_fleet["solo"])
     assert local.servers == ("unix:/run/app/gunicorn.sock",)
     assert local.static_root == "/srv/app/current/static"
 
 
 def test_the_app_gets_the_db_hosts_address_and_that_hosts_settings():
-    hosts = fleet("db1:db,cache", "app1:app")
-    each = {"db1": settings("db1", postgres_port=5433, redis_port=6380), "app1": settings("app1")}
-    env = app_environment(each["app1"], hosts[1], hosts, lambda h: each[h.name])
+    f = fleet("db1:db,cache", "app1:app", each={"db1": {"postgres_port": 5433, "redis_port": 6380}})
+    env = app_environment(f, f["app1"])
     assert env["DATABASE_URL"] == "postgresql://demo:db-password-1@10.0.0.1:5433/demo"
     assert env["REDIS_URL"] == "redis://app:cache-password-0123@10.0.0.1:6380/0"
-    (solo,) = fleet("solo")
-    env = app_environment(each["app1"], solo, [solo], lambda h: each["app1"])
+    solo_fleet = fleet("solo")
+    env = app_environment(solo_fleet, solo_fleet["solo"])
     assert env["DATABASE_URL"] == "postgresql://demo:db-password-1@127.0.0.1:5432/demo"
 
 
 def test_two_db_hosts_are_an_error_that_names_them():
-    hosts = fleet("db1:db", "db2:db", "app1:app,cache")
-    with pytest.raises(PyinfraError, match=r"app_database_url: expected exactly one host in group 'db'.*db1, db2"):
-        app_environment(settings(), hosts[2], hosts, lambda h: settings())
+    f = fleet("db1:db", "db2:db", "app1:app,cache")
+    with pytest.raises(ValueError, match=r"app_database_url: expected exactly one host in group 'db'.*db1, db2"):
+        app_environment(f, f["app1"])
+    # The run finds it before planning anything, naming the host.
+    with pytest.raises(SettingsError) as exc:
+        check_fleet(f, (APP_COMPONENT,))
+    assert exc.value.problems == [(
+        "host app1: app_database_url: expected exactly one host in group 'db' to connect the app to, "
+        "found db1, db2; or set app_database_url"
+    )]
 
 
 def test_app_port_opens_only_to_remote_web_hosts():
-    web = Peer("10.0.0.1", frozenset({"web"}))
-    app2 = Peer("10.0.0.3", frozenset({"app", "worker", "web"}))
-    opened = openings(settings(), {"app", "worker"}, [web, app2])
+    f = fleet("web1:web", "app1:app", "app2:app")
+    opened = HostRun(f, f["app1"], RUN_ORDER).openings()
     assert [(o.port, o.sources) for o in opened if o.comment == "app"] == [(8000, ("10.0.0.1",))]
-    alone = openings(settings(), {"app", "worker", "web"}, [app2])
+    alone_fleet = fleet("app1:app", "app2:app")  # nginx on each app host
+    alone = HostRun(alone_fleet, alone_fleet["app1"], RUN_ORDER).openings()
     assert not [o for o in alone if o.comment == "app"]
 
 
 def test_the_fleet_example_inventory_wires_web_to_every_app_host():
-    from groundwork.ports import host_address
     from groundwork.testing.inventory import load_inventory
 
-    hosts = load_inventory("inventories/fleet.example.py")
-    by_name = {h.name: h for h in hosts}
-    web1 = by_name["web1.example.com"]
-    assert names(upstreams_of(web1, hosts)) == ["app1.example.com", "app2.example.com", "app3.example.com"]
-    assert names(role_hosts("db", hosts)) == ["db1.example.com"]
-    assert names(role_hosts("worker", hosts)) == names(role_hosts("app", hosts))
-    assert host_address(by_name["db1.example.com"].data) == "10.0.0.31"
+    f = load_inventory("inventories/fleet.example.py")
+    web1 = f["web1.example.com"]
+    assert names(f.upstreams_of(web1)) == ["app1.example.com", "app2.example.com", "app3.example.com"]
+    assert names(f.with_role("db")) == ["db1.example.com"]
+    assert names(f.with_role("worker")) == names(f.with_role("app"))
+    assert f["db1.example.com"].address == "10.0.0.31"
 
 
 def test_rollout_batches_follow_inventory_order_not_planning_order():
-    from groundwork.rollout import Rollout
+    from groundwork.components.app.rollout import Rollout
 
     rollout = Rollout(batch=1)
     for name in ("app3", "app1", "app2"):  # pyinfra plans hosts in parallel
@@ -151,7 +172,7 @@ def test_a_switch_that_raises_stops_the_hosts_after_it(monkeypatch):
     # A lost connection is an exception, not a non-zero exit: the rollout must stop all the same.
     from pyinfra.api import StringCommand
 
-    from groundwork.rollout import Rollout, SwitchCommand
+    from groundwork.components.app.rollout import Rollout, SwitchCommand
 
     def lost_connection(self, state, host, connector_arguments):
         raise OSError("connection lost")
@@ -175,7 +196,7 @@ def test_every_switching_host_joins_its_rollout_while_the_deploy_is_planned(monk
     # joining only then could find no one before it and switch out of turn.
     from pyinfra.context import ctx_host
 
-    from groundwork import rollout as rollout_module
+    from groundwork.components.app import rollout as rollout_module
 
     monkeypatch.setattr(rollout_module, "_rollouts", {})
     monkeypatch.setattr(rollout_module, "_switch", lambda *args, **kwargs: None)
@@ -187,19 +208,22 @@ def test_every_switching_host_joins_its_rollout_while_the_deploy_is_planned(monk
 
 
 def test_a_host_without_an_ip_address_is_named_in_the_error():
-    hosts = fleet("db1:db,cache", "app1:app")
-    hosts[0].data = {}  # connected by name only, no private_address
+    inventory = hosts("db1:db,cache", "app1:app")
+    inventory[0].data = {}  # connected by name only, no private_address
+    f = build_fleet(inventory)
     with pytest.raises(PyinfraError, match=r"host db1: private_address: expected the IP address"):
-        app_environment(settings(), hosts[1], hosts, lambda h: settings())
+        app_environment(f, f["app1"])
 
 
 def test_the_host_of_the_run_is_known_by_name_not_identity():
-    # pyinfra's `host` is a context proxy, a different object from the inventory's Host.
-    (solo,) = fleet("solo")
-    proxy = SimpleNamespace(**vars(solo))
-    app = settings().app
-    assert app_listen(app, proxy, [solo]) is app
-    env = app_environment(settings(), proxy, [solo], lambda h: settings())
+    # pyinfra's `host` is a context proxy, a different object from the inventory's Host:
+    # the fleet tells hosts apart by name.
+    solo_fleet = fleet("solo", app_static_command="collect")
+    solo = solo_fleet["solo"]
+    proxy = dataclasses.replace(solo)
+    assert proxy is not solo
+    assert served_app(solo_fleet, proxy) is solo.settings.app
+    env = app_environment(solo_fleet, proxy)
     assert "@127.0.0.1:" in env["DATABASE_URL"]
-    upstream = nginx_upstream(settings(app_static_command="collect"), proxy, [solo], lambda h: settings(app_static_command="collect"))
+    upstream = nginx_upstream(solo_fleet, proxy)
     assert upstream.servers == ("unix:/run/app/gunicorn.sock",) and upstream.static_root

@@ -15,9 +15,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from groundwork.settings import COMPONENTS, BaseSettings, SettingsError
-from groundwork.settings.base import ESSENTIAL_PACKAGES
-from groundwork.testing.inventory import InventoryHost, load_inventory, ssh_config_for
+from groundwork.components import SETTINGS_CLASSES
+from groundwork.components.base.settings import ESSENTIAL_PACKAGES, BaseSettings
+from groundwork.settings import SettingsError
+from groundwork.fleet import FleetHost
+from groundwork.testing.inventory import load_inventory, ssh_config_for
 
 INVENTORY = """\
 web = [
@@ -118,7 +120,7 @@ def test_settings_are_validated_per_host(project):
     assert db1.settings.base.hostname == "db1"
     assert db1.settings.base.journald_max_use == "1G"
     assert isinstance(db1.settings, SimpleNamespace)
-    assert sorted(vars(db1.settings)) == sorted(cls.prefix for cls in COMPONENTS)
+    assert sorted(vars(db1.settings)) == sorted(cls.prefix for cls in SETTINGS_CLASSES)
 
 
 def test_relative_path_from_the_project_dir(tmp_path, monkeypatch):
@@ -182,11 +184,11 @@ def test_relative_path_is_relative_to_cwd(tmp_path, monkeypatch, no_dns):
     assert [h.name for h in hosts] == ["web1", "db1"]
 
 
-# --- InventoryHost.sudo ---------------------------------------------------------------------
+# --- FleetHost.sudo -------------------------------------------------------------------------
 
 
-def _host(name: str, **data) -> InventoryHost:
-    return InventoryHost(name=name, groups=("all",), data=data, settings=SimpleNamespace())
+def _host(name: str, **data) -> FleetHost:
+    return FleetHost(name=name, groups=("all",), roles=frozenset(), data=data, settings=SimpleNamespace())
 
 
 @pytest.mark.parametrize(

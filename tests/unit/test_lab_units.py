@@ -447,6 +447,7 @@ def test_child_with_its_marker_is_ours_until_it_is_gone(sleeper):
 
 def test_lab_groups_from_saved_state(lab_home):
     _state().save()
+    (lab_home / "id_ed25519.pub").write_text("ssh-ed25519 AAAAlab lab\n")
     common = {
         "ssh_user": "root",
         "ssh_port": 22,
@@ -458,10 +459,11 @@ def test_lab_groups_from_saved_state(lab_home):
         "certbot_server": "https://172.31.213.1:14000/dir",
         "certbot_ca_bundle": str(lab_home / "acme" / "listener-ca.pem"),
     }
+    admins = [{"name": "ops", "ssh_keys": ["ssh-ed25519 AAAAlab lab"]}]
     db1 = ("db1", {"ssh_hostname": "172.31.213.10", **common, "base_hostname": "db1", **acme,
-                   "nginx_server_names": ["db1.groundwork.test"]})
+                   "nginx_server_names": ["db1.groundwork.test"], "base_admin_users": admins})
     app1 = ("app1", {"ssh_hostname": "172.31.213.11", **common, "base_hostname": "app1", **acme,
-                     "nginx_server_names": ["app1.groundwork.test"]})
+                     "nginx_server_names": ["app1.groundwork.test"], "base_admin_users": admins})
 
     groups = lab_groups()
 
@@ -478,6 +480,7 @@ def test_lab_groups_from_saved_state(lab_home):
         "certbot_server",
         "certbot_ca_bundle",
         "nginx_server_names",
+        "base_admin_users",
     ]
 
 

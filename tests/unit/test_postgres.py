@@ -6,12 +6,13 @@ import pytest
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.util import get_template
 
-from groundwork.components.postgres import database_sql, plan_packages, role_sql, server_parameters
+from groundwork.components import SETTINGS_CLASSES
+from groundwork.components.postgres.deploy import database_sql, plan_packages, role_sql, server_parameters
 from groundwork.paths import template
-from groundwork.scram import make_verifier, verifier_matches
-from groundwork.settings import COMPONENTS, SettingsError, validate_host
-from groundwork.settings.postgres import Database, PostgresSettings, Role
-from groundwork.tuning import MB, GB, postgres_tuning
+from groundwork.components.postgres.scram import make_verifier, verifier_matches
+from groundwork.settings import SettingsError, validate_host
+from groundwork.components.postgres.settings import Database, PostgresSettings, Role
+from groundwork.components.postgres.tuning import MB, GB, postgres_tuning
 
 # Made by PostgreSQL 17 itself: CREATE ROLE ... PASSWORD '...'
 PG_VERIFIER = (
@@ -27,12 +28,12 @@ LAB = {"redis_app_password": "x" * 20}
 
 def problems(data: dict) -> list[str]:
     with pytest.raises(SettingsError) as exc:
-        validate_host("db1", {**LAB, **data}, COMPONENTS)
+        validate_host("db1", {**LAB, **data}, SETTINGS_CLASSES)
     return exc.value.problems
 
 
 def postgres(**data) -> PostgresSettings:
-    return validate_host("db1", {**LAB, **{f"postgres_{k}": v for k, v in data.items()}}, COMPONENTS)["postgres"]
+    return validate_host("db1", {**LAB, **{f"postgres_{k}": v for k, v in data.items()}}, SETTINGS_CLASSES)["postgres"]
 
 
 # --- settings ------------------------------------------------------------------
@@ -269,7 +270,7 @@ def test_pg_hba_admits_exactly_the_allowed_clients():
 
 # --- replication --------------------------------------------------------------------------------
 
-from groundwork.components.postgres import (  # noqa: E402
+from groundwork.components.postgres.deploy import (  # noqa: E402
     PGPASS, Standby, clone_command, pgpass_line, standby_floors,
 )
 from groundwork.secret import Secret  # noqa: E402

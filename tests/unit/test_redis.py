@@ -10,19 +10,19 @@ import jinja2
 import jinja2.meta
 import pytest
 
+from groundwork.components import SETTINGS_CLASSES
 from groundwork.settings.schema import deploy_problems
 from pyinfra.api.util import get_template
 
-from groundwork.components.redis import password_hash, users_acl
+from groundwork.components.redis.deploy import password_hash, users_acl
 from groundwork.paths import template
 from groundwork.settings import (
-    COMPONENTS,
     SettingsError,
     build,
     redacted,
     validate_host,
 )
-from groundwork.settings.redis import RedisSettings, derived_maxmemory, memory_bytes
+from groundwork.components.redis.settings import RedisSettings, derived_maxmemory, memory_bytes
 
 HEADER = "# managed by groundwork; local edits are overwritten"
 APP_PASSWORD = "app-password-for-unit-tests"
@@ -57,7 +57,7 @@ def test_defaults():
 
 
 def test_redis_settings_are_registered():
-    assert RedisSettings in COMPONENTS
+    assert RedisSettings in SETTINGS_CLASSES
     assert RedisSettings.prefix == "redis"
 
 
@@ -81,7 +81,7 @@ def test_bad_policy_names_the_key_and_the_choices():
 def test_bad_policy_stops_the_whole_inventory_check():
     # What groundwork.deploy runs for every host before any fact or operation.
     with pytest.raises(SettingsError) as info:
-        validate_host("web1", {**REQUIRED, "redis_maxmemory_policy": "lru-everything"}, COMPONENTS)
+        validate_host("web1", {**REQUIRED, "redis_maxmemory_policy": "lru-everything"}, SETTINGS_CLASSES)
     assert [p for p in info.value.problems if "redis_" in p] == [
         ("host web1: redis_maxmemory_policy: expected one of 'noeviction', 'allkeys-lru', 'allkeys-lfu', "
         "'allkeys-random', 'volatile-lru', 'volatile-lfu', 'volatile-random', 'volatile-ttl', "
@@ -91,7 +91,7 @@ def test_bad_policy_stops_the_whole_inventory_check():
 
 def test_unknown_redis_key_is_refused():
     with pytest.raises(SettingsError) as info:
-        validate_host("web1", {**REQUIRED, "redis_maxmemory_polcy": "noeviction"}, COMPONENTS)
+        validate_host("web1", {**REQUIRED, "redis_maxmemory_polcy": "noeviction"}, SETTINGS_CLASSES)
     assert "host web1: redis_maxmemory_polcy: unknown setting (did you mean redis_maxmemory_policy?)" in (
         info.value.problems
     )

@@ -8,7 +8,7 @@ import pytest
 from pyinfra.api.exceptions import PyinfraError
 
 from groundwork.paths import ROOT
-from groundwork.release import Target, build_release, source_kind
+from groundwork.components.app.release import Target, build_release, source_kind
 
 TRIXIE = Target("3.13", "x86_64", "2.41")
 DEMOAPP = ROOT / "examples/demoapp"

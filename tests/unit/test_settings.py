@@ -4,9 +4,9 @@ from typing import ClassVar, Literal
 import pytest
 from pyinfra.api.exceptions import PyinfraError
 
+from groundwork.components import SETTINGS_CLASSES
+from groundwork.components.base.settings import BaseSettings
 from groundwork.settings import (
-    COMPONENTS,
-    BaseSettings,
     ComponentSettings,
     SettingsError,
     build,
@@ -270,19 +270,19 @@ def test_validate_host_returns_settings_by_prefix():
 
 
 def test_components_registry():
-    assert BaseSettings in COMPONENTS
-    assert validate_host("web1", {}, COMPONENTS)["base"].timezone == "UTC"
+    assert BaseSettings in SETTINGS_CLASSES
+    assert validate_host("web1", {}, SETTINGS_CLASSES)["base"].timezone == "UTC"
 
 
 def test_unknown_key_with_suggestion():
     with pytest.raises(SettingsError) as info:
-        validate_host("web1", {"base_timezon": "UTC"}, COMPONENTS)
+        validate_host("web1", {"base_timezon": "UTC"}, SETTINGS_CLASSES)
     assert info.value.problems == ["host web1: base_timezon: unknown setting (did you mean base_timezone?)"]
 
 
 def test_unknown_key_without_suggestion():
     with pytest.raises(SettingsError) as info:
-        validate_host("web1", {"base_frobnicate": 1}, COMPONENTS)
+        validate_host("web1", {"base_frobnicate": 1}, SETTINGS_CLASSES)
     assert info.value.problems == ["host web1: base_frobnicate: unknown setting"]
 
 

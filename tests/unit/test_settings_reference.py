@@ -1,5 +1,5 @@
 from groundwork.paths import ROOT
-from groundwork.settings.reference import BEGIN, END, markdown
+from groundwork.reference import BEGIN, END, markdown
 
 
 def test_readme_settings_reference_is_current():

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from groundwork.connections import set_nodelay, tcp_socket
+from groundwork.facts import files as fact_files, server as fact_server, systemd as fact_systemd
 from groundwork.operations import files, server, systemd
 from groundwork.testing.bench import count_commands, op_durations, parse_wrk, phases, split_apt
 
@@ -20,13 +21,13 @@ SHA = "a" * 64
 
 
 def test_file_summary_parses_owner_mode_and_digest():
-    assert files.parse_summary(["root demoapp 640", SHA]) == {
+    assert fact_files.parse_summary(["root demoapp 640", SHA]) == {
         "user": "root", "group": "demoapp", "mode": 640, "sha256": SHA}
 
 
 @pytest.mark.parametrize("lines", [[], ["root root 644"], ["UNKNOWN root u+x", SHA]])
 def test_file_summary_is_none_without_a_regular_file(lines):
-    assert files.parse_summary(lines) is None
+    assert fact_files.parse_summary(lines) is None
 
 
 @pytest.mark.parametrize(("user", "group", "mode", "wanted"), [
@@ -60,7 +61,7 @@ ADMIN = dict(home="/home/ops", shell="/bin/bash", group=None, groups=None, appen
 
 
 def test_user_summary_parses_passwd_groups_and_keys():
-    summary = server.parse_user_summary(OPS)
+    summary = fact_server.parse_user_summary(OPS)
     assert summary["home"] == "/home/ops" and summary["shell"] == "/bin/bash"
     assert summary["group"] == "ops" and summary["groups"] == ["ops", "sudo"]
     assert summary["ssh_dir"] == {"user": "ops", "group": "ops", "mode": 700, "type": "directory"}
@@ -68,11 +69,11 @@ def test_user_summary_parses_passwd_groups_and_keys():
 
 
 def test_missing_user_has_no_summary():
-    assert server.parse_user_summary([]) is None
+    assert fact_server.parse_user_summary([]) is None
 
 
 def test_user_as_wanted_is_a_no_op():
-    assert server.is_as_wanted(server.parse_user_summary(OPS), "ops", **ADMIN)
+    assert server.is_as_wanted(fact_server.parse_user_summary(OPS), "ops", **ADMIN)
 
 
 @pytest.mark.parametrize(("index", "line", "change"), [
@@ -88,13 +89,13 @@ def test_any_difference_goes_to_pyinfra(index, line, change):
     lines = list(OPS)
     if index is not None:
         lines[index] = line
-    assert not server.is_as_wanted(server.parse_user_summary(lines), "ops", **{**ADMIN, **change})
+    assert not server.is_as_wanted(fact_server.parse_user_summary(lines), "ops", **{**ADMIN, **change})
 
 
 def test_appended_group_already_there_is_a_no_op():
     lines = ["www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin", "www-data", "www-data demoapp",
              "www-data www-data 755 directory", "-", "-"]
-    summary = server.parse_user_summary(lines)
+    summary = fact_server.parse_user_summary(lines)
     wanted = dict(home=None, shell=None, group=None, groups=["demoapp"], append=True,
                   public_keys=None, delete_keys=False, ensure_home=True)
     assert server.is_as_wanted(summary, "www-data", **wanted)
@@ -105,7 +106,7 @@ def test_appended_group_already_there_is_a_no_op():
 
 
 def unit(sub: str, file_state: str, unit_id: str = "nginx.service"):
-    return systemd.parse_unit([f"Id={unit_id}", f"SubState={sub}", f"UnitFileState={file_state}"])
+    return fact_systemd.parse_unit([f"Id={unit_id}", f"SubState={sub}", f"UnitFileState={file_state}"])
 
 
 def test_running_enabled_unit_is_a_no_op():
@@ -124,7 +125,7 @@ def test_unit_not_as_wanted_goes_to_pyinfra(sub, file_state, running, enabled):
 
 def test_alias_or_unknown_unit_goes_to_pyinfra():
     assert not systemd.is_as_wanted(unit("running", "enabled", "redis-server.service"), "redis.service", True, True)
-    assert systemd.parse_unit([]) is None
+    assert fact_systemd.parse_unit([]) is None
     assert systemd.unit_name("postgresql") == "postgresql.service"
     assert systemd.unit_name("certbot.timer") == "certbot.timer"
 

@@ -120,8 +120,8 @@ def test_every_template_starts_with_the_header(path):
 
 @pytest.mark.parametrize("server, hooked", [("asgi", True), ("wsgi", False)])
 def test_gunicorn_config_lets_retiring_uvicorn_workers_read_what_they_accepted(server, hooked):
-    from groundwork.components.app import gunicorn_vars
-    from groundwork.settings.app import AppSettings
+    from groundwork.components.app.deploy import gunicorn_vars
+    from groundwork.components.app.settings import AppSettings
 
     rendered = render("etc/NAME/gunicorn.conf.py", app_name="shop", **gunicorn_vars(AppSettings(server=server), 2))
     namespace: dict = {}

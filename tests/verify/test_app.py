@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from groundwork.components.app import curl_target
 
 
 def _app(settings):
@@ -16,7 +15,7 @@ def _app(settings):
 @pytest.mark.group("app")
 def test_app_answers_its_health_check(host, settings):
     app = _app(settings)
-    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {curl_target(app)}{app.health_path}")
+    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {app.curl_target}{app.health_path}")
     assert code == "200"
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from groundwork.components.backups import CONF_DIR
-from groundwork.settings.backups import schedule_minute
+from groundwork.components.backups.deploy import CONF_DIR
+from groundwork.components.backups.settings import schedule_minute
 
 pytestmark = pytest.mark.group("db")
 

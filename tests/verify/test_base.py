@@ -2,7 +2,7 @@
 
 import pytest
 
-from groundwork.components.base import NET_SYSCTLS
+from groundwork.components.base.deploy import NET_SYSCTLS
 
 
 def _configured_hostname(settings) -> str:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from groundwork.testing.secrets import run_with_secret
-from groundwork.tuning import postgres_tuning
+from groundwork.components.postgres.tuning import postgres_tuning
 
 pytestmark = pytest.mark.group("db")
 

@@ -11,8 +11,8 @@ import shlex
 
 import pytest
 
-from groundwork.components.redis import CONFIG, USERS_ACL, password_hash
-from groundwork.settings.redis import ADMIN_USER, memory_bytes
+from groundwork.components.redis.deploy import CONFIG, USERS_ACL, password_hash
+from groundwork.components.redis.settings import ADMIN_USER, memory_bytes
 from groundwork.testing.secrets import run_with_secret
 
 pytestmark = pytest.mark.group("cache")

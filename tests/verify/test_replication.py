@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from groundwork.components.postgres import PGPASS
-from groundwork.datatier import REPLICA_GROUP, host_address, slot_name
-from groundwork.topology import has_role
+from groundwork.components.postgres.access import slot_name
+from groundwork.components.postgres.deploy import PGPASS
 
 pytestmark = pytest.mark.group("replica")
 
@@ -19,21 +18,16 @@ def psql(host, settings, sql: str) -> str:
     return host.check_output("runuser -u postgres -- psql -X -A -t -p %s -c %s", str(settings.postgres.port), sql)
 
 
-def primary_of(inventory):
-    everyone = [h.groups for h in inventory]
-    return next(h for h in inventory if has_role(h.groups, "db", everyone) and REPLICA_GROUP not in h.groups)
-
-
 def test_replica_is_a_hot_standby(host, settings):
     assert psql(host, settings, "SELECT pg_is_in_recovery()") == "t"
     assert psql(host, settings, "SHOW hot_standby") == "on"
 
 
 def test_replica_streams_from_the_db_host_through_its_slot(host, settings, inventory, inventory_host):
-    primary = primary_of(inventory)
+    primary = inventory.primary_of(inventory_host)
     row = psql(host, settings, "SELECT status, slot_name, sender_host, sender_port FROM pg_stat_wal_receiver")
     expected = [
-        "streaming", slot_name(inventory_host.name), host_address(primary.data), str(primary.settings.postgres.port),
+        "streaming", slot_name(inventory_host.name), primary.address, str(primary.settings.postgres.port),
     ]
     assert row.split("|") == expected
 

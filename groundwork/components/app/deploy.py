@@ -1,0 +1,229 @@
+"""The app: user → release (built here, installed there) → config → units →
+migrations → switch with a health gate → Celery."""
+
+from __future__ import annotations
+
+import shlex
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.facts.files import File, Link
+
+from ...changes import ServiceChanges
+from ...facts.host import CpuCount
+from ...operations import files, server, systemd
+from ...packages import ensure_packages
+from ...paths import template
+from .facts import PythonTarget
+from .operations import install_release
+from .release import Release, build_release
+from .rollout import switch_release
+from .settings import AppSettings, CelerySettings
+from .wiring import env_file
+
+# systemd sandbox of every app unit; `systemd-analyze security` rates it ~1.x.
+HARDENING = """\
+UMask=0077
+NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateUsers=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+RemoveIPC=yes
+DevicePolicy=closed
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+# Gunicorn chowns its unix socket to the app user (in @privileged otherwise).
+SystemCallFilter=@chown
+SystemCallErrorNumber=EPERM
+"""
+
+
+def build_for_host(settings: AppSettings) -> Release:
+    target = host.get_fact(PythonTarget)
+    if target is None:
+        raise PyinfraError(f"{host.name}: python3 is missing; the base component installs it")
+    return build_release(
+        Path(settings.source), settings.server, list(settings.extra_requirements), settings.constraints, target,
+        salt=settings.static_command or "",
+    )
+
+
+APP_PACKAGES = ["python3-venv", "curl"]
+
+
+@deploy("App")
+def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[str, str],
+               run_migrations: bool, run_worker: bool, run_beat: bool) -> None:
+    """`environment` holds DATABASE_URL/REDIS_URL (groundwork.components.app.wiring);
+    `run_migrations` and `run_beat` are true on exactly one host (groundwork.fleet)."""
+    name = settings.name
+    ensure_packages(APP_PACKAGES, name="Install python3-venv and curl")
+    create_app_user(name)
+    release = build_for_host(settings)
+
+    web = ServiceChanges(f"{name}.service", action="restart")
+    web_reload = ServiceChanges(f"{name}.service", action="reload")
+    workers = {unit: ServiceChanges(unit, action="restart") for unit in celery_units(name, celery, run_worker, run_beat)}
+    restarts = [web, *workers.values()]
+    upload_config(settings, environment, restarts, web_reload)
+    upload_units(settings, celery, web, workers)
+
+    current = host.get_fact(Link, path=f"/srv/{name}/current")
+    live = bool(current) and Path(current.get("link_target", "")).name == release.id
+    if not host.get_fact(File, path=f"/srv/{name}/releases/{release.id}/.complete"):
+        install_release(name, release, settings.static_command, name=f"Install release {release.id}")
+    if not live:
+        if run_migrations and settings.migrate_command:
+            server.shell(
+                name=f"Run the migrations of release {release.id}",
+                commands=[f"{name}-run --release {release.id} sh -c {shlex.quote(settings.migrate_command)}"],
+            )
+        switch_release(
+            name, release.id, settings.rollout_batch,
+            name=f"Switch to release {release.id} behind a health check, "
+            + ("one host at a time" if settings.rollout_batch == 1 else f"{settings.rollout_batch} hosts at a time"),
+        )
+
+    # A new release is started by the switch above, behind its health check;
+    # a live one found stopped (by hand, a crash) is started here.
+    systemd.service(name=f"Keep {name} enabled and running", service=f"{name}.service",
+                    running=True if live else None, enabled=True)
+    for change in (*restarts, web_reload):
+        change.apply()
+    if run_worker:
+        run_celery(name, celery, run_beat)
+
+
+def celery_units(name: str, celery: CelerySettings, run_worker: bool, run_beat: bool) -> list[str]:
+    """The Celery units that run on this host."""
+    if not celery.app or not run_worker:
+        return []
+    beat = [f"{name}-celery-beat.service"] if run_beat and celery.beat else []
+    return [f"{name}-celery-worker.service", *beat]
+
+
+def create_app_user(name: str) -> None:
+    server.group(name=f"Create the {name} group", group=name, system=True)
+    server.user(
+        name=f"Create the {name} user", user=name, group=name, system=True,
+        shell="/usr/sbin/nologin", home=f"/var/lib/{name}", create_home=False,
+    )
+    files.directory(name=f"Create /srv/{name}/releases", path=f"/srv/{name}/releases",
+                    user="root", group="root", mode="0755")
+    files.directory(name=f"Create /etc/{name}", path=f"/etc/{name}", user="root", group=name, mode="0750")
+
+
+def upload_config(settings: AppSettings, environment: dict[str, str],
+                  restarts: list[ServiceChanges], web_reload: ServiceChanges) -> None:
+    """The environment and your config files restart every unit; gunicorn.conf.py reloads Gunicorn."""
+    name = settings.name
+
+    def restart_all_on_change(op):
+        for change in restarts:
+            change.watch(op)
+
+    restart_all_on_change(files.put(
+        name=f"Upload /etc/{name}/env", src=StringIO(env_file(environment)),
+        dest=f"/etc/{name}/env", user="root", group="root", mode="0600",
+    ))
+    for config in settings.config_files:
+        restart_all_on_change(files.template(
+            name=f"Upload {config.dest}", src=config.src, dest=config.dest,
+            user="root", group=name, mode=config.mode, app=settings,
+            data_dir=f"/var/lib/{name}", release_root=f"/srv/{name}/current",
+        ))
+    web_reload.watch(files.template(
+        name="Upload gunicorn.conf.py", src=template("etc/NAME/gunicorn.conf.py"),
+        dest=f"/etc/{name}/gunicorn.conf.py", user="root", group=name, mode="0640",
+        app_name=name, **gunicorn_vars(settings, host.get_fact(CpuCount)),
+    ))
+    files.template(
+        name=f"Upload {name}-run", src=template("usr/local/bin/NAME-run"),
+        dest=f"/usr/local/bin/{name}-run", mode="0755", app_name=name,
+    )
+    files.template(
+        name=f"Upload groundwork-activate-{name}", src=template("usr/local/sbin/groundwork-activate-NAME"),
+        dest=f"/usr/local/sbin/groundwork-activate-{name}", mode="0755", app_name=name,
+        health_path=settings.health_path, health_timeout=settings.health_timeout,
+        keep_releases=settings.keep_releases, graceful_timeout=settings.graceful_timeout,
+        curl_target=settings.curl_target,
+    )
+
+
+def gunicorn_vars(settings: AppSettings, cpus: int) -> dict:
+    return {
+        "bind": settings.gunicorn_bind,
+        "workers": settings.workers or 2 * cpus + 1,
+        "worker_class": settings.worker_class,
+        "threads": settings.threads,
+        "timeout": settings.timeout,
+        "graceful_timeout": settings.graceful_timeout,
+        "keepalive": settings.keepalive,
+        "max_requests": settings.max_requests,
+        "max_requests_jitter": settings.max_requests_jitter,
+        "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips),
+    }
+
+
+def upload_units(settings: AppSettings, celery: CelerySettings,
+                 web: ServiceChanges, workers: dict[str, ServiceChanges]) -> None:
+    name = settings.name
+    common = {"app_name": name, "hardening": HARDENING}
+    uploads = [
+        (web, files.template(
+            name=f"Upload {name}.service", src=template("etc/systemd/system/NAME.service"),
+            dest=f"/etc/systemd/system/{name}.service", mode="0644",
+            callable=settings.callable, graceful_timeout=settings.graceful_timeout, **common,
+        )),
+    ]
+    if workers:
+        worker_unit, beat_unit = f"{name}-celery-worker.service", f"{name}-celery-beat.service"
+        uploads.append((workers.get(worker_unit), files.template(
+            name=f"Upload {worker_unit}", src=template("etc/systemd/system/NAME-celery-worker.service"),
+            dest=f"/etc/systemd/system/{worker_unit}", mode="0644",
+            celery_app=celery.app, queues=list(celery.queues), concurrency=celery.concurrency,
+            stop_timeout=celery.stop_timeout, **common,
+        )))
+        uploads.append((workers.get(beat_unit), files.template(
+            name=f"Upload {beat_unit}", src=template("etc/systemd/system/NAME-celery-beat.service"),
+            dest=f"/etc/systemd/system/{beat_unit}", mode="0644", celery_app=celery.app, **common,
+        )))
+    for change, op in uploads:
+        if change is not None:
+            change.watch(op)
+    ops = [op for _, op in uploads]
+    systemd.daemon_reload(name="Reload systemd units", _if=lambda: any(op.did_change() for op in ops))
+
+
+def run_celery(name: str, celery: CelerySettings, run_beat: bool) -> None:
+    if not celery.app:
+        return
+    systemd.service(name="Run the Celery worker", service=f"{name}-celery-worker.service",
+                    running=True, enabled=True)
+    beat = run_beat and celery.beat
+    systemd.service(
+        name="Run Celery beat" if beat else "Keep Celery beat off on this host",
+        service=f"{name}-celery-beat.service", running=beat, enabled=beat,
+    )

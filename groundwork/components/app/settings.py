@@ -1,0 +1,142 @@
+"""Settings of the ``app`` and ``celery`` components: the web app and its workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from ...settings.schema import ComponentSettings, matches, setting
+
+NAME = matches(r"[a-z][a-z0-9-]{0,30}", "a lowercase name (letters, digits, -) of at most 31 characters")
+CALLABLE = matches(
+    r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(\))?",
+    "a WSGI/ASGI callable like 'package.module:app' or a factory 'package.module:create_app()'",
+)
+CELERY_APP = matches(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", "a Celery app like 'package.tasks:celery_app'")
+
+
+def _positive(value: int) -> str | None:
+    return None if value >= 1 else f"expected 1 or more, got {value}"
+
+
+def _absolute(value: str) -> str | None:
+    return None if value.startswith("/") and ".." not in value.split("/") else f"expected an absolute path, got {value!r}"
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    src: str = setting(doc="Jinja2 template on the control machine (relative to the working directory).")
+    dest: str = setting(doc="Absolute path on the host.", check=_absolute)
+    mode: str = setting("0640", doc="File mode; owner root, group the app's group.", check=matches(r"0?[0-7]{3}", "a mode like '0640'"))
+
+
+@dataclass(frozen=True)
+class AppSettings(ComponentSettings):
+    """The web app: wheels built on the control machine, releases, Gunicorn under systemd (deploys/app.py)."""
+
+    prefix: ClassVar[str] = "app"
+
+    name: str = setting("app", doc="Name of the app: system user, /srv/NAME, /etc/NAME and its systemd units.", check=NAME)
+    source: str | None = setting(
+        None,
+        doc="What to deploy, on the control machine: a project directory, a .whl file, or a "
+        "requirements .txt file; null deploys no app.",
+    )
+    constraints: str | None = setting(None, doc="A pip constraints file applied when the wheels are resolved.")
+    extra_requirements: list[str] = setting(
+        default_factory=list, doc="More requirements installed into the release (e.g. a database driver)."
+    )
+    server: Literal["asgi", "wsgi"] = setting("asgi", doc="ASGI apps run Uvicorn workers; WSGI apps sync or gthread workers.")
+    callable: str | None = setting(
+        None, doc="The app Gunicorn serves, 'module:attr' or 'module:factory()'; required with a source.", check=CALLABLE
+    )
+    workers: int | None = setting(None, doc="Gunicorn workers; null takes (2 x CPUs) + 1 from the host.", check=_positive)
+    threads: int = setting(1, doc="Threads per worker; above 1 a WSGI app runs gthread workers.", check=_positive)
+    timeout: int = setting(120, doc="Seconds a request may take before its worker is restarted.", check=_positive)
+    graceful_timeout: int = setting(30, doc="Seconds running requests get to finish on reload or stop.", check=_positive)
+    keepalive: int = setting(75, doc="Seconds an idle keep-alive connection stays open; above nginx's upstream keepalive_timeout (60).", check=_positive)
+    max_requests: int = setting(
+        0, doc="Requests after which a worker is replaced, to bound a leaking app; 0 (the default) never.",
+    )
+    max_requests_jitter: int = setting(100, doc="Random spread added to max_requests so workers do not restart together.")
+    bind: str | None = setting(
+        None, doc="TCP address like '10.0.0.5:8000' Gunicorn binds; null binds a unix socket in /run/NAME, or the host's own address and app_port when nginx runs on other hosts.",
+        check=matches(r"[\w.:\[\]-]+:\d+", "an address like '0.0.0.0:8000'"),
+    )
+    port: int = setting(
+        8000, doc="TCP port Gunicorn listens on, on the host's own address, when nginx on other hosts (group web) proxies to it.",
+        check=lambda v: None if 1 <= v <= 65535 else f"expected a port from 1 to 65535, got {v}",
+    )
+    forwarded_allow_ips: list[str] = setting(
+        default_factory=lambda: ["127.0.0.1", "::1"], doc="Proxies whose X-Forwarded-* headers the app trusts."
+    )
+    environment: dict[str, str] = setting(
+        default_factory=dict, secret=True, doc="Environment of the app's processes (secrets too), kept in /etc/NAME/env (0600)."
+    )
+    database: str | None = setting(
+        None, doc="Database for DATABASE_URL (one of postgres_databases); null takes the first one whose owner has a password."
+    )
+    database_url: str | None = setting(None, secret=True, doc="DATABASE_URL as given; null derives it from the postgres settings.")
+    redis_url: str | None = setting(None, secret=True, doc="REDIS_URL as given; null derives it from the redis settings.")
+    migrate_command: str | None = setting(
+        None, doc="Command run once per release on one host before it takes traffic, e.g. 'alembic upgrade head'."
+    )
+    static_command: str | None = setting(None, doc="Command run in each new release to collect static files into STATIC_ROOT.")
+    config_files: list[ConfigFile] = setting(default_factory=list, doc="Files rendered from your templates, e.g. a settings module.")
+    keep_releases: int = setting(5, doc="Releases kept on the host, the current one included.", check=_positive)
+    rollout_batch: int = setting(
+        1, doc="App hosts that switch to a new release at once; the rollout stops at the first host that fails its health check.",
+        check=_positive,
+    )
+    health_path: str = setting("/health", doc="Path polled after a switch; the release must answer 200.", check=_absolute)
+    health_timeout: int = setting(60, doc="Seconds a new release has to answer health_path with 200 before it is rolled back.", check=_positive)
+
+    # --- derived values: every caller asks here ------------------------------------
+
+    @property
+    def worker_class(self) -> str:
+        """Gunicorn's worker class: Uvicorn workers for ASGI, gthread or sync for WSGI."""
+        if self.server == "asgi":
+            return "uvicorn_worker.UvicornWorker"
+        return "gthread" if self.threads > 1 else "sync"
+
+    @property
+    def socket_path(self) -> str:
+        return f"/run/{self.name}/gunicorn.sock"
+
+    @property
+    def gunicorn_bind(self) -> str:
+        """Where Gunicorn listens: app_bind, else its unix socket."""
+        return self.bind or f"unix:{self.socket_path}"
+
+    @property
+    def listen_port(self) -> int | None:
+        """The TCP port Gunicorn listens on; None on its unix socket."""
+        return int(self.bind.rsplit(":", 1)[1]) if self.bind else None
+
+    @property
+    def curl_target(self) -> str:
+        """curl's arguments reaching the app from its own host (the health gate, verify tests)."""
+        if self.bind:
+            address, port = self.bind.rsplit(":", 1)
+            if address in ("0.0.0.0", "[::]", "::", ""):
+                address = "127.0.0.1"
+            return f"http://{address}:{port}"
+        return f"--unix-socket {self.socket_path} http://localhost"
+
+    def deploy_check(self):
+        if self.source is not None and self.callable is None:
+            yield "callable", "required with app_source, not set (what Gunicorn serves, e.g. 'package.asgi:app')"
+
+
+@dataclass(frozen=True)
+class CelerySettings(ComponentSettings):
+    """Celery worker and beat for the app, under systemd (deploys/app.py)."""
+
+    prefix: ClassVar[str] = "celery"
+
+    app: str | None = setting(None, doc="The Celery app ('package.tasks:celery_app'); null runs no Celery.", check=CELERY_APP)
+    queues: list[str] = setting(default_factory=list, doc="Queues the worker consumes; empty for Celery's default queue.")
+    concurrency: int | None = setting(None, doc="Worker processes; null lets Celery take the CPU count.", check=_positive)
+    beat: bool = setting(True, doc="Run Celery beat, on exactly one host of the worker group.")
+    stop_timeout: int = setting(300, doc="Seconds a stopping worker gets to finish running tasks (warm shutdown).", check=_positive)

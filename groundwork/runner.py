@@ -1,0 +1,100 @@
+"""What every deploy file runs: check the whole fleet, then run the components
+that play on this host, in order.
+
+    deploy_components()              # deploys/full.py: packages, then every component
+    deploy_components("postgres")    # deploys/postgres.py: that component alone
+
+The first call of a run builds the fleet from the inventory and checks every
+host's settings and every component's checks, before any fact is read or
+operation planned: a typo anywhere stops the whole run with nothing touched.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from pyinfra import context, host
+from pyinfra.api import deploy
+
+from .component import Component, HostRun
+from .components import RUN_ORDER, named, settings_classes
+from .connections import set_nodelay
+from .fleet import Fleet
+from .packages import ensure_packages, use_cache_time
+from .settings import SettingsError, validate_host
+
+_checked: dict[tuple[int, tuple[str, ...]], Fleet] = {}  # (run state, components checked) -> fleet
+
+
+def build_fleet(inventory, components: tuple[Component, ...] = RUN_ORDER) -> Fleet:
+    """The fleet with every host's validated settings; SettingsError lists every problem."""
+    inventory = list(inventory)
+    classes = settings_classes(components)
+    problems: list[str] = []
+    settings = {}
+    for h in inventory:
+        try:
+            data = h.data.dict() if hasattr(h.data, "dict") else h.data
+            settings[h.name] = SimpleNamespace(**validate_host(h.name, data, classes))
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+    fleet = Fleet.from_inventory(inventory, settings)
+    problems += fleet.problems()
+    if problems:
+        raise SettingsError(problems)
+    return fleet
+
+
+def check_fleet(fleet: Fleet, checked: tuple[Component, ...], components: tuple[Component, ...] = RUN_ORDER) -> None:
+    """Every check the `checked` components can make from settings and the inventory, on every host."""
+    problems = [p for h in fleet for c in checked for p in c.checks(HostRun(fleet, h, components))]
+    if problems:
+        raise SettingsError(problems)
+
+
+def fleet_of_run(checked: tuple[Component, ...] = RUN_ORDER) -> Fleet:
+    """This run's fleet, built and checked once (per set of components a deploy runs)."""
+    state = context.state
+    key = (id(state), tuple(c.name for c in checked))
+    if key not in _checked:
+        fleet = build_fleet(state.inventory)
+        check_fleet(fleet, checked)
+        # Before the first fact: every command of the run goes out without Nagle's delay.
+        set_nodelay(state.inventory)
+        _checked[key] = fleet
+    return _checked[key]
+
+
+def this_host(*names: str) -> HostRun:
+    """The current host's part in this run, the fleet checked for the named components (all by default)."""
+    fleet = fleet_of_run(named(*names) if names else RUN_ORDER)
+    return HostRun(fleet, fleet[host.name], RUN_ORDER)
+
+
+def deploy_components(*names: str) -> None:
+    """Run the named components on the current host, or all of them with one package step first."""
+    components = named(*names) if names else RUN_ORDER
+    run = this_host(*names)
+    use_cache_time(run.settings.base.apt_cache_max_age or None)
+    if not names:
+        install_packages(run)
+    deploy_playing(run, components)
+
+
+def deploy_playing(run: HostRun, components: tuple[Component, ...]) -> None:
+    """Each of `components` that plays on the run's host, in order."""
+    for component in components:
+        if component.plays(run):
+            component.deploy(run)
+
+
+@deploy("Packages")
+def install_packages(run: HostRun) -> None:
+    """Every package the components that play here need, in one apt run.
+
+    Each apt-get run costs seconds of its own on a fresh host; the components'
+    own calls then find their packages planned (groundwork.packages). With the
+    PGDG repository, Postgres's packages come in a second run, after it is added.
+    """
+    ensure_packages(run.packages(), name="Install the packages of every component")
+
