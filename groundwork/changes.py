@@ -13,8 +13,10 @@ only after the checker and the restart succeeded.
     ...
     nginx.apply()
 
-The one window left is between a config operation and its marker operation,
-which run back to back.
+A config file written by our file operations gets its marker inside the same
+operation, before the file changes (`watched_upload`): a run killed at any
+point leaves either the old file, or a marker. Other watched operations (a
+link, a user's groups) are followed by a marker operation, back to back.
 
 The markers an earlier run left are listed once per host and run: every
 ServiceChanges is made while the deploy is planned, before this run's
@@ -67,6 +69,11 @@ class ServiceChanges:
         )
         return op
 
+    def track(self, op: OperationMeta) -> OperationMeta:
+        """`op` marks the host itself (groundwork.operations.files `pending=`); restart if it changed."""
+        self._marks.append(op)
+        return op
+
     def apply(self) -> OperationMeta:
         """Check the config, then restart/reload, then clear the marker."""
         commands = [self.check] if self.check else []
@@ -84,6 +91,16 @@ class ServiceChanges:
             commands=commands,
             _if=lambda: left_pending or any(m.did_change() for m in marks),
         )
+
+
+def watched_upload(changes, operation, **kwargs) -> OperationMeta:
+    """One of our file operations (files.put, files.template, files.checked_template)
+    that marks each of `changes` pending on the host before the file changes."""
+    changes = [changes] if isinstance(changes, ServiceChanges) else list(changes)
+    op = operation(pending=tuple(c.marker for c in changes), **kwargs)
+    for change in changes:
+        change.track(op)
+    return op
 
 
 def _with_retry_on_spawn_failure(command: str, service: str) -> str:

@@ -54,7 +54,8 @@ def _lab(args: argparse.Namespace) -> int:
 def _converge(args: argparse.Namespace) -> int:
     from . import converge
 
-    return converge.converge(args.inventory, args.deploy, dry_run=args.dry_run, report=args.report, lock=args.lock)
+    return converge.converge(args.inventory, args.deploy, dry_run=args.dry_run, report=args.report, lock=args.lock,
+                             limit=args.limit)
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -95,13 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     conv_p = sub.add_parser(
         "converge", help="run a deploy unattended under a lock and report drift (docs/scheduled.md)",
         description="Exit status: 0 no drift, 3 drift found (--dry-run) or repaired, 1 a host failed "
-        "or pyinfra stopped, 4 another run holds the lock, 2 usage error.",
+        "or pyinfra stopped, 4 another run holds the lock, 2 usage error or a --limit that matches no host.",
     )
     conv_p.add_argument("inventory")
     conv_p.add_argument("deploy", nargs="?", default=DEFAULT_DEPLOY, help=f"default {DEFAULT_DEPLOY}")
     conv_p.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
     conv_p.add_argument("--report", metavar="FILE", help="write the drift report as JSON here")
     conv_p.add_argument("--lock", metavar="FILE", default=DEFAULT_LOCK, help=f"flock file (default {DEFAULT_LOCK})")
+    conv_p.add_argument("--limit", metavar="HOST_OR_GROUP", action="append",
+                        help="only these hosts or groups (globs, comma-separated, repeatable); none matching: exit 2")
     sched_p = sub.add_parser("schedule", help="systemd service + timer running `groundwork converge`")
     sched_p.add_argument("--inventory", required=True)
     sched_p.add_argument("--deploy", default=DEFAULT_DEPLOY)
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "schedule":
             return _schedule(args)
         if args.command == "settings":
-            from .settings.reference import markdown
+            from .reference import markdown
 
             print(markdown(), end="")
             return 0

@@ -33,6 +33,16 @@ class Opening:
     comment: str = ""
 
 
+@dataclass(frozen=True)
+class Listener:
+    """A port a component's service listens on, named by the setting that sets it, and the
+    addresses it binds that the settings name by hand (the host must have them)."""
+
+    key: str  # the setting, e.g. "postgres_port", or what it is when no setting sets it ("nginx")
+    port: int
+    addresses: tuple[str, ...] = ()
+
+
 def _nothing(run: HostRun) -> list:
     return []
 
@@ -51,6 +61,7 @@ class Component:
     - `openings(run)`: ports it needs open there, and to whom (asked of the fleet).
     - `checks(run)`: problems found from settings and the inventory alone, as
       "host H: key: ..." messages; run on every host before any fact is read.
+    - `listens(run)`: the ports its services listen on there (no two components may share one).
     - `derived(run)`: its settings objects with the values derived from the
       fleet filled in (listen addresses, where Gunicorn listens), by prefix;
       what its deploy uses and what the verify tests check.
@@ -64,6 +75,7 @@ class Component:
     packages: Callable[[HostRun], Iterable[str]] = _nothing
     openings: Callable[[HostRun], Iterable[Opening]] = _nothing
     checks: Callable[[HostRun], Iterable[str]] = _nothing
+    listens: Callable[[HostRun], Iterable[Listener]] = _nothing
     derived: Callable[[HostRun], dict] = field(default=_own_settings)
 
     @property
@@ -98,6 +110,22 @@ class HostRun:
     def openings(self) -> list[Opening]:
         """Every port the components that play here need open."""
         return [o for c in self.playing() for o in c.openings(self)]
+
+    def listeners(self) -> list[Listener]:
+        """Every port the components that play here listen on."""
+        return [listener for c in self.playing() for listener in c.listens(self)]
+
+    def port_problems(self) -> list[str]:
+        """Two services of this host on one port, as problems naming both settings."""
+        problems, taken = [], {}
+        for listener in self.listeners():
+            other = taken.setdefault(listener.port, listener)
+            if other is not listener and other.key != listener.key:
+                # Name the setting to change: a fixed port (nginx's 443) is never the one.
+                moved, holder = (other, listener) if " " in listener.key and " " not in other.key else (listener, other)
+                problems.append(f"host {self.host.name}: {moved.key}: port {moved.port} is taken by "
+                                f"{holder.key} on this host; expected a free port")
+        return problems
 
     def derived_settings(self) -> SimpleNamespace:
         """This host's settings with every component's derived values in place."""

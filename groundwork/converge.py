@@ -19,7 +19,7 @@ and arguments may hold secrets.
 
 from __future__ import annotations
 
-import fcntl
+import fnmatch
 import json
 import os
 import re
@@ -31,16 +31,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from .lock import (
+    DEFAULT_LOCK,
+    HELD_FD_ENV,
+    LOCK_ENV,
+    LockHeld,
+    acquire_lock,
+    release_lock,
+)
+
 # Exit statuses of `groundwork converge` (docs/scheduled.md). Failure wins
 # over drift: a run that repaired one host and failed on another exits 1.
 EXIT_CLEAN = 0
 EXIT_FAILED = 1
-# 2 is argparse's for a usage error.
+EXIT_USAGE = 2  # argparse's too: a --limit that names no host
 EXIT_DRIFT = 3
 EXIT_LOCKED = 4
 
 DEFAULT_DEPLOY = "deploys/full.py"
-DEFAULT_LOCK = "/run/lock/groundwork-converge.lock"
 
 # pyinfra prefixes a host's log lines with "[name] "; these are the ones that
 # say the host is out of the run.
@@ -209,11 +217,12 @@ def pyinfra_argv(inventory: str | os.PathLike, deploy: str | os.PathLike, *, dry
 
 
 def run_pyinfra(argv: list[str], *, cwd: str | os.PathLike, timeout: float | None = None,
-                echo_log: IO[str] | None = None, pass_fds: tuple[int, ...] = ()) -> tuple[int, str, str]:
+                echo_log: IO[str] | None = None, pass_fds: tuple[int, ...] = (),
+                env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run pyinfra; returns (exit status, stdout, stderr). With `echo_log`,
     pyinfra's log is copied there line by line as it comes (for the journal)."""
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            pass_fds=pass_fds)
+                            pass_fds=pass_fds, env={**os.environ, **(env or {})})
     log: list[str] = []
     document: list[str] = []
 
@@ -247,55 +256,19 @@ def run_pyinfra(argv: list[str], *, cwd: str | os.PathLike, timeout: float | Non
     return proc.returncode, stdout, "".join(log)
 
 
-class LockHeld(Exception):
-    pass
+def limited_to(host: str, groups, patterns: list[str]) -> bool:
+    """pyinfra's --limit: a host name or group name, glob patterns allowed."""
+    return any(fnmatch.fnmatch(name, p) for p in patterns for name in (host, *groups))
 
 
-def acquire_lock(path: str | os.PathLike) -> int:
-    """An exclusive flock on `path`, at once or LockHeld; returns the open fd.
+def inventory_groups(inventory: str | os.PathLike, cwd: str | os.PathLike) -> dict[str, tuple[str, ...]]:
+    """Each host's groups, read as pyinfra reads them (no connection)."""
+    from pyinfra.api import State
+    from pyinfra.context import ctx_state
+    from pyinfra_cli.inventory import make_inventory
 
-    The holder's pid goes into the file, for the refusal message only: the
-    lock itself is the flock, which the kernel drops when the holder dies.
-    """
-    fd = _open_lock_file(path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-        os.close(fd)
-        raise LockHeld(f"another run holds {path}" + (f" (pid {holder})" if holder.isdigit() else ""))
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    except OSError:  # opened read-only: the lock holds all the same
-        pass
-    return fd
-
-
-def release_lock(fd: int) -> None:
-    try:
-        os.ftruncate(fd, 0)  # no stale pid for the next refusal message
-    except OSError:
-        pass
-    os.close(fd)
-
-
-def _open_lock_file(path: str | os.PathLike) -> int:
-    """Open, or create, without O_CREAT on a file that exists: in a sticky
-    world-writable directory like /run/lock the kernel (protected_regular)
-    refuses that even to root when another user made the file."""
-    flags = os.O_NOFOLLOW | os.O_CLOEXEC
-    while True:
-        try:
-            return os.open(path, os.O_RDWR | flags)
-        except PermissionError:
-            return os.open(path, os.O_RDONLY | flags)
-        except FileNotFoundError:
-            pass
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | flags, 0o644)
-        except FileExistsError:
-            continue
+    with ctx_state.use(State()):
+        return {h.name: tuple(h.groups) for h in make_inventory(str(inventory), cwd=str(cwd))}
 
 
 def inventory_hosts(inventory: str | os.PathLike, cwd: str | os.PathLike) -> list[str]:
@@ -310,7 +283,7 @@ def inventory_hosts(inventory: str | os.PathLike, cwd: str | os.PathLike) -> lis
 
 def converge(inventory: str, deploy: str = DEFAULT_DEPLOY, *, dry_run: bool = False, report: str | None = None,
              lock: str = DEFAULT_LOCK, cwd: str | os.PathLike | None = None, timeout: float | None = None,
-             out: IO[str] | None = None, log: IO[str] | None = None) -> int:
+             out: IO[str] | None = None, log: IO[str] | None = None, limit: list[str] | None = None) -> int:
     """`groundwork converge`: one locked pyinfra run, its drift per host; returns the exit status."""
     out, log = out or sys.stdout, log or sys.stderr
     cwd = Path(cwd or Path.cwd())
@@ -325,10 +298,22 @@ def converge(inventory: str, deploy: str = DEFAULT_DEPLOY, *, dry_run: bool = Fa
         except Exception as exc:  # pyinfra itself reports a broken inventory below
             print(f"groundwork converge: could not list the inventory's hosts ({type(exc).__name__})", file=log)
             hosts = []
+        extra_args: list[str] = []
+        if limit:
+            patterns = [p for value in limit for p in value.split(",") if p]
+            groups = inventory_groups(inventory, cwd)
+            hosts = [h for h in hosts if limited_to(h, groups.get(h, ()), patterns)]
+            if not hosts:
+                print(f"groundwork converge: --limit {','.join(patterns)} matches no host of {inventory}; "
+                      "not starting", file=out, flush=True)
+                return EXIT_USAGE
+            extra_args = ["--limit", ",".join(hosts)]
         started = time.time()
         returncode, stdout, stderr = run_pyinfra(
-            pyinfra_argv(inventory, deploy, dry_run=dry_run), cwd=cwd, timeout=timeout, echo_log=log,
+            pyinfra_argv(inventory, deploy, dry_run=dry_run, extra_args=extra_args), cwd=cwd, timeout=timeout,
+            echo_log=log,
             pass_fds=(lock_fd,),  # pyinfra keeps the lock should this process die first
+            env={LOCK_ENV: str(lock), HELD_FD_ENV: str(lock_fd)},  # its deploy finds the lock held for it
         )
         result = read_report(parse_payload(stdout), returncode, dry_run=dry_run, log=stderr, hosts=hosts)
         finished = time.time()

@@ -16,12 +16,17 @@ from types import SimpleNamespace
 from pyinfra import context, host
 from pyinfra.api import deploy
 
+from . import redaction
 from .component import Component, HostRun
 from .components import RUN_ORDER, named, settings_classes
 from .connections import set_nodelay
+from .facts.host import IpAddresses
+from .facts.once import fact_at_start
 from .fleet import Fleet
+from .lock import hold_run_lock
 from .packages import ensure_packages, use_cache_time
 from .settings import SettingsError, validate_host
+from .settings.schema import secret_values
 
 _checked: dict[tuple[int, tuple[str, ...]], Fleet] = {}  # (run state, components checked) -> fleet
 
@@ -38,6 +43,9 @@ def build_fleet(inventory, components: tuple[Component, ...] = RUN_ORDER) -> Fle
             settings[h.name] = SimpleNamespace(**validate_host(h.name, data, classes))
         except SettingsError as exc:
             problems.extend(exc.problems)
+    for built in settings.values():
+        # From here on no log record shows them (pyinfra's --debug included).
+        redaction.register(v for component in vars(built).values() for v in secret_values(component))
     fleet = Fleet.from_inventory(inventory, settings)
     problems += fleet.problems()
     if problems:
@@ -48,6 +56,7 @@ def build_fleet(inventory, components: tuple[Component, ...] = RUN_ORDER) -> Fle
 def check_fleet(fleet: Fleet, checked: tuple[Component, ...], components: tuple[Component, ...] = RUN_ORDER) -> None:
     """Every check the `checked` components can make from settings and the inventory, on every host."""
     problems = [p for h in fleet for c in checked for p in c.checks(HostRun(fleet, h, components))]
+    problems += [p for h in fleet for p in HostRun(fleet, h, components).port_problems()]
     if problems:
         raise SettingsError(problems)
 
@@ -59,6 +68,8 @@ def fleet_of_run(checked: tuple[Component, ...] = RUN_ORDER) -> Fleet:
     if key not in _checked:
         fleet = build_fleet(state.inventory)
         check_fleet(fleet, checked)
+        # One run at a time against the fleet, a plain pyinfra run too (groundwork converge hands its lock down).
+        hold_run_lock()
         # Before the first fact: every command of the run goes out without Nagle's delay.
         set_nodelay(state.inventory)
         _checked[key] = fleet
@@ -76,9 +87,22 @@ def deploy_components(*names: str) -> None:
     components = named(*names) if names else RUN_ORDER
     run = this_host(*names)
     use_cache_time(run.settings.base.apt_cache_max_age or None)
+    check_addresses(run)
     if not names:
         install_packages(run)
     deploy_playing(run, components)
+
+
+def check_addresses(run: HostRun) -> None:
+    """Every address a service is told to bind is one the host has (read before any operation)."""
+    wanted = [(listener.key, a) for listener in run.listeners() for a in listener.addresses]
+    if not wanted:
+        return
+    have = set(fact_at_start(IpAddresses) or ())
+    problems = [f"host {run.host.name}: {key}: {address} is not an address of this host "
+                f"(it has {', '.join(sorted(have)) or 'none'})" for key, address in wanted if address not in have]
+    if problems:
+        raise SettingsError(problems)
 
 
 def deploy_playing(run: HostRun, components: tuple[Component, ...]) -> None:

@@ -39,11 +39,26 @@ def is_as_wanted(summary: dict | None, sha256: str, user: str | None, group: str
     return not ((user and summary["user"] != user) or (group and summary["group"] != group))
 
 
+def _touching_first(pending: tuple[str, ...], commands):
+    """`commands`, preceded by touching the `pending` markers when there is any.
+
+    A marker that a service must be restarted exists before its config file
+    changes, so a run killed between the two cannot lose the restart
+    (groundwork.changes).
+    """
+    commands = list(commands)
+    if commands and pending:
+        dirs = sorted({os.path.dirname(p) for p in pending})
+        yield f"mkdir -p {' '.join(map(shlex.quote, dirs))} && touch {' '.join(map(shlex.quote, pending))}"
+    yield from commands
+
+
 @operation()
 def put(src: str | IO[Any], dest: str, user: str | None = None, group: str | None = None,
         mode: int | str | None = None, add_deploy_dir: bool = True, create_remote_dir: bool = True,
-        force: bool = False, **kwargs):
-    """pyinfra's files.put, with its no-op decided by one command."""
+        force: bool = False, pending: tuple[str, ...] = (), **kwargs):
+    """pyinfra's files.put, with its no-op decided by one command; `pending`
+    markers are touched before the file changes."""
     local = src
     if not hasattr(src, "read") and add_deploy_dir and state.cwd:
         local = os.path.join(state.cwd, src)
@@ -51,16 +66,17 @@ def put(src: str | IO[Any], dest: str, user: str | None = None, group: str | Non
         if is_as_wanted(host.get_fact(FileSummary, path=dest), get_file_sha256(local), user, group, mode):
             host.noop(f"file {dest} is already uploaded")
             return
-    yield from _pyinfra.put._inner(src=src, dest=dest, user=user, group=group, mode=mode,
-                                   add_deploy_dir=add_deploy_dir, create_remote_dir=create_remote_dir,
-                                   force=force, **kwargs)
+    yield from _touching_first(pending, _pyinfra.put._inner(
+        src=src, dest=dest, user=user, group=group, mode=mode, add_deploy_dir=add_deploy_dir,
+        create_remote_dir=create_remote_dir, force=force, **kwargs))
 
 
 @operation()
 def template(src: str | IO[Any], dest: str, user: str | None = None, group: str | None = None,
              mode: int | str | None = None, create_remote_dir: bool = True,
-             jinja_env_kwargs: dict[str, Any] | None = None, **data):
-    """pyinfra's files.template, with its no-op decided by one command."""
+             jinja_env_kwargs: dict[str, Any] | None = None, pending: tuple[str, ...] = (), **data):
+    """pyinfra's files.template, with its no-op decided by one command; `pending`
+    markers are touched before the file changes."""
     path = os.path.join(state.cwd, src) if not hasattr(src, "read") and state.cwd else src
     context = {"host": host, "state": state, "inventory": state.inventory, **data}
     try:
@@ -72,14 +88,14 @@ def template(src: str | IO[Any], dest: str, user: str | None = None, group: str 
         if is_as_wanted(host.get_fact(FileSummary, path=dest), digest, user, group, mode):
             host.noop(f"file {dest} is already uploaded")
             return
-    yield from _pyinfra.template._inner(src=src, dest=dest, user=user, group=group, mode=mode,
-                                        create_remote_dir=create_remote_dir,
-                                        jinja_env_kwargs=jinja_env_kwargs, **data)
+    yield from _touching_first(pending, _pyinfra.template._inner(
+        src=src, dest=dest, user=user, group=group, mode=mode, create_remote_dir=create_remote_dir,
+        jinja_env_kwargs=jinja_env_kwargs, **data))
 
 
 @operation()
 def checked_template(src: str, dest: str, check: str, mode: str = "0644", user: str = "root",
-                     group: str = "root", **variables):
+                     group: str = "root", pending: tuple[str, ...] = (), **variables):
     """Render `src` to `dest`; if `check` (e.g. `nginx -t`) then fails, put
     the previous file back and fail with the checker's message.
 
@@ -92,8 +108,12 @@ def checked_template(src: str, dest: str, check: str, mode: str = "0644", user: 
     if current and current["sha256"] == digest:
         # Modes as octal digits read as a decimal number (644), as pyinfra's File fact has them.
         if current["mode"] != int(mode) or current["user"] != user or current["group"] != group:
-            yield f"chown {user}:{group} {shlex.quote(dest)} && chmod {mode} {shlex.quote(dest)}"
+            yield from _touching_first(pending, [f"chown {user}:{group} {shlex.quote(dest)} && chmod {mode} {shlex.quote(dest)}"])
         return
+    yield from _touching_first(pending, _checked_upload(content, dest, check, mode, user, group))
+
+
+def _checked_upload(content: str, dest: str, check: str, mode: str, user: str, group: str):
     new, prev = shlex.quote(dest + ".groundwork-new"), shlex.quote(dest + ".groundwork-prev")
     live = shlex.quote(dest)
     yield FileUploadCommand(StringIO(content), dest + ".groundwork-new")

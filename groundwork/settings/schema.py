@@ -187,6 +187,12 @@ def _shown(value: Any, secret: bool) -> str:
     return f"{type(value).__name__} ({text})"
 
 
+def _has_control_character(text: str) -> bool:
+    # No setting is a multi-line text: a newline that reaches a unit file, a
+    # script or a config file is a new line of code there.
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in text)
+
+
 def _unknown(key: str, candidates: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.8)
     return f"unknown setting (did you mean {close[0]}?)" if close else "unknown setting"
@@ -200,6 +206,9 @@ def _convert(tp: Any, value: Any, path: str, secret: bool, problems: Problems) -
         problems.append((path, f"expected {_expected(tp)}, got {_shown(value, secret)}"))
         return _INVALID
     origin, args = get_origin(inner), get_args(inner)
+    if inner is str and _has_control_character(value):
+        problems.append((path, f"expected text without control characters (newline, tab, escape, ...), got {_shown(value, secret)}"))
+        return _INVALID
     if inner is float:
         return float(value)
     if origin is list:
@@ -212,6 +221,9 @@ def _convert(tp: Any, value: Any, path: str, secret: bool, problems: Problems) -
             if not isinstance(key, str):
                 message = f"expected a string key, got {type(key).__name__}"
                 problems.append((f"{path}[{key!r}]", message))
+                continue
+            if _has_control_character(key):
+                problems.append((f"{path}[{key!r}]", "expected a key without control characters"))
                 continue
             out[key] = _convert(args[1], item, f"{path}[{key!r}]", secret, problems)
         return out
@@ -249,7 +261,9 @@ def _instantiate(
         if len(problems) == before and value is not None and check is not None:
             message = check(value)
             if message:
-                problems.append((path, message))
+                # A check of a list's items says which one: "[2]: expected ...".
+                index = re.match(r"(\[\d+\]): ", message)
+                problems.append((path + index.group(1), message[index.end():]) if index else (path, message))
         ok = ok and len(problems) == before
         values[f.name] = value
     if not ok:
@@ -396,6 +410,32 @@ def redacted(obj: Any) -> dict[str, Any]:
         hide = f.metadata.get("secret") and value is not None
         out[f.name] = SECRET_MASK if hide else _plain(value)
     return out
+
+
+def secret_values(obj: Any) -> list[str]:
+    """Every secret string in a settings object (values of secret fields, however nested)."""
+    found: list[str] = []
+
+    def strings(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                strings(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                strings(item)
+
+    def walk(value: Any) -> None:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                (strings if f.metadata.get("secret") else walk)(getattr(value, f.name))
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(obj)
+    return found
 
 
 def _plain(value: Any) -> Any:

@@ -38,7 +38,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pyinfra.api import Config, FileDownloadCommand, FileUploadCommand, FunctionCommand, StringCommand
+from pyinfra.api import (
+    Config,
+    FileDownloadCommand,
+    FileUploadCommand,
+    FunctionCommand,
+    StringCommand,
+)
 from pyinfra.api.facts import FactBase
 from pyinfra.api.util import get_kwargs_str
 from pyinfra.context import ctx_host, ctx_state

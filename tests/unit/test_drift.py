@@ -278,3 +278,79 @@ def test_schedule_command_prints_both_units(capsys):
     out = capsys.readouterr().out
     assert "# --- groundwork-converge.service\n" in out and "# --- groundwork-converge.timer\n" in out
     assert "OnCalendar=daily" in out
+
+
+# --- one lock for every run; --limit ---------------------------------------------------------
+
+
+def write_inventory(tmp_path, monkeypatch):
+    (tmp_path / "inv.py").write_text('web = ["web1", "web2"]\ndb = ["db1"]\n')
+    monkeypatch.chdir(tmp_path)  # as typed from the directory that holds it
+    return "inv.py"
+
+
+def test_converge_limit_matching_no_host_exits_2_without_running_pyinfra(fake_pyinfra, tmp_path, capsys,
+                                                                        monkeypatch):
+    calls = fake_pyinfra("dry-drift.json")
+    monkeypatch.undo()  # the real inventory readers for this one
+    monkeypatch.setattr(converge, "run_pyinfra", lambda argv, **kw: calls.append(argv) or (0, "", ""))
+    inventory = write_inventory(tmp_path, monkeypatch)
+    assert converge.inventory_hosts(inventory, tmp_path) == ["web1", "web2", "db1"]
+    status = converge.converge(inventory, cwd=tmp_path, lock=str(tmp_path / "lock"), limit=["web3,cache*"])
+    assert status == converge.EXIT_USAGE == 2 and calls == []
+    assert "--limit web3,cache* matches no host of inv.py; not starting" in capsys.readouterr().out
+
+
+def test_converge_limit_by_group_and_glob_passes_the_hosts_to_pyinfra(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(converge, "run_pyinfra", lambda argv, **kw: calls.append((argv, kw)) or (0, "", ""))
+    inventory = write_inventory(tmp_path, monkeypatch)
+    converge.converge(inventory, cwd=tmp_path, lock=str(tmp_path / "lock"), limit=["db", "web2"])
+    argv, kw = calls[0]
+    assert argv[-2:] == ["--limit", "web2,db1"]
+    # The deploy finds the lock held for it on the fd handed down.
+    assert kw["env"] == {"GROUNDWORK_LOCK": str(tmp_path / "lock"), "GROUNDWORK_LOCK_FD": str(kw["pass_fds"][0])}
+
+
+def test_a_deploy_takes_the_run_lock_and_a_second_run_is_refused(tmp_path):
+    # Each in a process of its own, as pyinfra runs would be.
+    script = (
+        "import os, sys, time\n"
+        "from groundwork.lock import hold_run_lock\n"
+        "hold_run_lock(); print('held', flush=True); sys.stdin.readline()\n"
+    )
+    env = {**os.environ, "GROUNDWORK_LOCK": str(tmp_path / "lock")}
+    env.pop("GROUNDWORK_LOCK_FD", None)
+    first = subprocess.Popen([sys.executable, "-c", script], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert first.stdout.readline().strip() == "held"
+        second = subprocess.run([sys.executable, "-c", script], env=env, input="\n", capture_output=True, text=True,
+                                timeout=60)
+        assert second.returncode != 0
+        assert f"another run holds {tmp_path / 'lock'} (pid {first.pid})" in second.stderr
+        assert "this run changes nothing" in second.stderr
+    finally:
+        first.communicate("\n", timeout=60)
+    # Released with the process: the next run takes it.
+    third = subprocess.run([sys.executable, "-c", script], env=env, input="\n", capture_output=True, text=True,
+                           timeout=60)
+    assert third.returncode == 0 and third.stdout.strip() == "held"
+
+
+def test_a_deploy_under_groundwork_converge_uses_the_lock_handed_down(tmp_path):
+    path = tmp_path / "lock"
+    fd = converge.acquire_lock(path)
+    try:
+        script = "from groundwork.lock import hold_run_lock, _held; hold_run_lock(); print(sorted(_held.values()))"
+        env = {**os.environ, "GROUNDWORK_LOCK": str(path), "GROUNDWORK_LOCK_FD": str(fd)}
+        proc = subprocess.run([sys.executable, "-c", script], env=env, pass_fds=(fd,), capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"[{fd}]"
+        # A stray fd number that is not the lock file does not count as holding it.
+        env["GROUNDWORK_LOCK_FD"] = "0"
+        proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode != 0 and "another run holds" in proc.stderr
+    finally:
+        converge.release_lock(fd)

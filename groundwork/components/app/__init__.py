@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyinfra.api.exceptions import PyinfraError
 
-from ...component import Component, HostRun, Opening
+from ...component import Component, HostRun, Listener, Opening
 from ...fleet import APP, WEB, WORKER
 from ...settings.schema import deploy_problems
 from .deploy import APP_PACKAGES, deploy_app
@@ -55,6 +55,18 @@ def _deploy(run: HostRun) -> None:
     )
 
 
+def _listens(run: HostRun) -> list[Listener]:
+    """Gunicorn's TCP port, and the address it binds when that is one address of the host."""
+    if not runs_app(run.host):
+        return []
+    app = served_app(run.fleet, run.host)
+    if app.listen_port is None:
+        return []
+    address = app.gunicorn_bind.rpartition(":")[0].strip("[]")
+    key = "app_bind" if run.settings.app.bind else "app_port"
+    return [Listener(key, app.listen_port, () if address in ("0.0.0.0", "::", "") else (address,))]
+
+
 APP_COMPONENT = Component(
     name="app",
     settings=(AppSettings, CelerySettings),
@@ -62,6 +74,7 @@ APP_COMPONENT = Component(
     packages=lambda run: APP_PACKAGES,
     openings=_openings,
     checks=_checks,
+    listens=_listens,
     derived=lambda run: {"app": served_app(run.fleet, run.host)} if run.host.plays(APP) else {},
     deploy=_deploy,
 )

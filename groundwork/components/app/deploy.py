@@ -12,7 +12,8 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import File, Link
 
-from ...changes import ServiceChanges
+from ...changes import ServiceChanges, watched_upload
+from ...escape import python_literal, shell_word, systemd_word
 from ...facts.host import CpuCount
 from ...operations import files, server, systemd
 from ...packages import ensure_packages
@@ -140,25 +141,21 @@ def upload_config(settings: AppSettings, environment: dict[str, str],
     """The environment and your config files restart every unit; gunicorn.conf.py reloads Gunicorn."""
     name = settings.name
 
-    def restart_all_on_change(op):
-        for change in restarts:
-            change.watch(op)
-
-    restart_all_on_change(files.put(
+    watched_upload(restarts, files.put,
         name=f"Upload /etc/{name}/env", src=StringIO(env_file(environment)),
         dest=f"/etc/{name}/env", user="root", group="root", mode="0600",
-    ))
+    )
     for config in settings.config_files:
-        restart_all_on_change(files.template(
+        watched_upload(restarts, files.template,
             name=f"Upload {config.dest}", src=config.src, dest=config.dest,
             user="root", group=name, mode=config.mode, app=settings,
             data_dir=f"/var/lib/{name}", release_root=f"/srv/{name}/current",
-        ))
-    web_reload.watch(files.template(
+        )
+    watched_upload(web_reload, files.template,
         name="Upload gunicorn.conf.py", src=template("etc/NAME/gunicorn.conf.py"),
         dest=f"/etc/{name}/gunicorn.conf.py", user="root", group=name, mode="0640",
         app_name=name, **gunicorn_vars(settings, host.get_fact(CpuCount)),
-    ))
+    )
     files.template(
         name=f"Upload {name}-run", src=template("usr/local/bin/NAME-run"),
         dest=f"/usr/local/bin/{name}-run", mode="0755", app_name=name,
@@ -168,22 +165,27 @@ def upload_config(settings: AppSettings, environment: dict[str, str],
         dest=f"/usr/local/sbin/groundwork-activate-{name}", mode="0755", app_name=name,
         health_path=settings.health_path, health_timeout=settings.health_timeout,
         keep_releases=settings.keep_releases, graceful_timeout=settings.graceful_timeout,
-        curl_target=settings.curl_target,
+        health_request=" ".join(shell_word(word) for word in settings.health_request),
+        health_path_word=shell_word(settings.health_path),
     )
 
 
 def gunicorn_vars(settings: AppSettings, cpus: int) -> dict:
+    """gunicorn.conf.py's values, each a Python literal."""
     return {
-        "bind": settings.gunicorn_bind,
+        "proc_name": python_literal(settings.name),
+        "bind": python_literal(settings.gunicorn_bind),
         "workers": settings.workers or 2 * cpus + 1,
-        "worker_class": settings.worker_class,
+        "worker_class": python_literal(settings.worker_class),
+        "uvicorn_workers": settings.server == "asgi",
         "threads": settings.threads,
         "timeout": settings.timeout,
         "graceful_timeout": settings.graceful_timeout,
         "keepalive": settings.keepalive,
         "max_requests": settings.max_requests,
         "max_requests_jitter": settings.max_requests_jitter,
-        "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": python_literal(",".join(settings.forwarded_allow_ips)),
+        "current_link": python_literal(f"/srv/{settings.name}/current"),
     }
 
 
@@ -192,29 +194,26 @@ def upload_units(settings: AppSettings, celery: CelerySettings,
     name = settings.name
     common = {"app_name": name, "hardening": HARDENING}
     uploads = [
-        (web, files.template(
+        watched_upload(web, files.template,
             name=f"Upload {name}.service", src=template("etc/systemd/system/NAME.service"),
             dest=f"/etc/systemd/system/{name}.service", mode="0644",
-            callable=settings.callable, graceful_timeout=settings.graceful_timeout, **common,
-        )),
+            callable=systemd_word(settings.callable), graceful_timeout=settings.graceful_timeout, **common,
+        ),
     ]
     if workers:
         worker_unit, beat_unit = f"{name}-celery-worker.service", f"{name}-celery-beat.service"
-        uploads.append((workers.get(worker_unit), files.template(
+        uploads.append(watched_upload([c for c in (workers.get(worker_unit),) if c], files.template,
             name=f"Upload {worker_unit}", src=template("etc/systemd/system/NAME-celery-worker.service"),
             dest=f"/etc/systemd/system/{worker_unit}", mode="0644",
-            celery_app=celery.app, queues=list(celery.queues), concurrency=celery.concurrency,
+            celery_app=systemd_word(celery.app), queues=systemd_word(",".join(celery.queues)) if celery.queues else "",
+            concurrency=celery.concurrency,
             stop_timeout=celery.stop_timeout, **common,
-        )))
-        uploads.append((workers.get(beat_unit), files.template(
+        ))
+        uploads.append(watched_upload([c for c in (workers.get(beat_unit),) if c], files.template,
             name=f"Upload {beat_unit}", src=template("etc/systemd/system/NAME-celery-beat.service"),
-            dest=f"/etc/systemd/system/{beat_unit}", mode="0644", celery_app=celery.app, **common,
-        )))
-    for change, op in uploads:
-        if change is not None:
-            change.watch(op)
-    ops = [op for _, op in uploads]
-    systemd.daemon_reload(name="Reload systemd units", _if=lambda: any(op.did_change() for op in ops))
+            dest=f"/etc/systemd/system/{beat_unit}", mode="0644", celery_app=systemd_word(celery.app), **common,
+        ))
+    systemd.daemon_reload(name="Reload systemd units", _if=lambda: any(op.did_change() for op in uploads))
 
 
 def run_celery(name: str, celery: CelerySettings, run_beat: bool) -> None:

@@ -5,6 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ...settings.grammar import (
+    ENV_NAME,
+    PG_NAME,
+    QUEUE_NAME,
+    URL_PATH,
+    all_of,
+    each,
+    ip_address,
+    ip_or_network,
+    non_negative,
+    url,
+)
 from ...settings.schema import ComponentSettings, matches, setting
 
 NAME = matches(r"[a-z][a-z0-9-]{0,30}", "a lowercase name (letters, digits, -) of at most 31 characters")
@@ -13,6 +25,39 @@ CALLABLE = matches(
     "a WSGI/ASGI callable like 'package.module:app' or a factory 'package.module:create_app()'",
 )
 CELERY_APP = matches(r"[A-Za-z_][\w.]*(:[A-Za-z_]\w*)?", "a Celery app like 'package.tasks:celery_app'")
+
+
+# Names an app may not take: its user, units and /etc/NAME would be another service's.
+RESERVED_NAMES = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "nobody", "messagebus", "systemd", "dbus", "ssh", "sshd", "cron", "sudo", "apt",
+    "nginx", "postgres", "postgresql", "redis", "redis-server", "certbot", "letsencrypt", "ufw", "fail2ban",
+    "aide", "rkhunter", "sysstat", "unattended-upgrades", "groundwork", "groundwork-backup", "prometheus",
+    "alertmanager", "node-exporter", "default", "network", "networking", "getty", "user", "init",
+})
+
+
+def _app_name(value: str) -> str | None:
+    if value in RESERVED_NAMES or value.startswith(("systemd-", "groundwork-", "prometheus-", "postgresql-")):
+        return f"expected a name no system user or service has, got {value!r}"
+    return None
+
+
+def _unprivileged_port(value: int) -> str | None:
+    # Gunicorn runs as the app's own user, with no capability to bind below 1024.
+    return None if 1024 <= value <= 65535 else f"expected a port from 1024 to 65535, got {value}"
+
+
+def _tcp_bind(value: str) -> str | None:
+    address, _, port = value.rpartition(":")
+    expected = f"expected an address and port like '0.0.0.0:8000' or '[::1]:8000', got {value!r}"
+    if not port.isdigit() or not address:
+        return expected
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    if ip_address(address):
+        return expected
+    return _unprivileged_port(int(port))
 
 
 def _positive(value: int) -> str | None:
@@ -36,7 +81,9 @@ class AppSettings(ComponentSettings):
 
     prefix: ClassVar[str] = "app"
 
-    name: str = setting("app", doc="Name of the app: system user, /srv/NAME, /etc/NAME and its systemd units.", check=NAME)
+    name: str = setting(
+        "app", doc="Name of the app: system user, /srv/NAME, /etc/NAME and its systemd units.", check=all_of(NAME, _app_name),
+    )
     source: str | None = setting(
         None,
         doc="What to deploy, on the control machine: a project directory, a .whl file, or a "
@@ -57,27 +104,39 @@ class AppSettings(ComponentSettings):
     keepalive: int = setting(75, doc="Seconds an idle keep-alive connection stays open; above nginx's upstream keepalive_timeout (60).", check=_positive)
     max_requests: int = setting(
         0, doc="Requests after which a worker is replaced, to bound a leaking app; 0 (the default) never.",
+        check=non_negative,
     )
-    max_requests_jitter: int = setting(100, doc="Random spread added to max_requests so workers do not restart together.")
+    max_requests_jitter: int = setting(
+        100, doc="Random spread added to max_requests so workers do not restart together.", check=non_negative,
+    )
     bind: str | None = setting(
         None, doc="TCP address like '10.0.0.5:8000' Gunicorn binds; null binds a unix socket in /run/NAME, or the host's own address and app_port when nginx runs on other hosts.",
-        check=matches(r"[\w.:\[\]-]+:\d+", "an address like '0.0.0.0:8000'"),
+        check=_tcp_bind,
     )
     port: int = setting(
         8000, doc="TCP port Gunicorn listens on, on the host's own address, when nginx on other hosts (group web) proxies to it.",
-        check=lambda v: None if 1 <= v <= 65535 else f"expected a port from 1 to 65535, got {v}",
+        check=_unprivileged_port,
     )
     forwarded_allow_ips: list[str] = setting(
-        default_factory=lambda: ["127.0.0.1", "::1"], doc="Proxies whose X-Forwarded-* headers the app trusts."
+        default_factory=lambda: ["127.0.0.1", "::1"], doc="Proxies whose X-Forwarded-* headers the app trusts: "
+        "IP addresses or networks, or '*'.",
+        check=each(lambda v: None if v == "*" else ip_or_network(v)),
     )
     environment: dict[str, str] = setting(
-        default_factory=dict, secret=True, doc="Environment of the app's processes (secrets too), kept in /etc/NAME/env (0600)."
+        default_factory=dict, secret=True, doc="Environment of the app's processes (secrets too), kept in /etc/NAME/env (0600).",
+        check=lambda env: next((f"expected variable names of letters, digits and '_', got {k!r}" for k in env if ENV_NAME(k)), None),
     )
     database: str | None = setting(
-        None, doc="Database for DATABASE_URL (one of postgres_databases); null takes the first one whose owner has a password."
+        None, doc="Database for DATABASE_URL (one of postgres_databases); null takes the first one whose owner has a password.",
+        check=PG_NAME,
     )
-    database_url: str | None = setting(None, secret=True, doc="DATABASE_URL as given; null derives it from the postgres settings.")
-    redis_url: str | None = setting(None, secret=True, doc="REDIS_URL as given; null derives it from the redis settings.")
+    database_url: str | None = setting(
+        None, secret=True, doc="DATABASE_URL as given; null derives it from the postgres settings.",
+        check=url(("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2", "postgresql+asyncpg")),
+    )
+    redis_url: str | None = setting(
+        None, secret=True, doc="REDIS_URL as given; null derives it from the redis settings.", check=url(("redis", "rediss")),
+    )
     migrate_command: str | None = setting(
         None, doc="Command run once per release on one host before it takes traffic, e.g. 'alembic upgrade head'."
     )
@@ -88,7 +147,7 @@ class AppSettings(ComponentSettings):
         1, doc="App hosts that switch to a new release at once; the rollout stops at the first host that fails its health check.",
         check=_positive,
     )
-    health_path: str = setting("/health", doc="Path polled after a switch; the release must answer 200.", check=_absolute)
+    health_path: str = setting("/health", doc="Path polled after a switch; the release must answer 200.", check=URL_PATH)
     health_timeout: int = setting(60, doc="Seconds a new release has to answer health_path with 200 before it is rolled back.", check=_positive)
 
     # --- derived values: every caller asks here ------------------------------------
@@ -124,6 +183,11 @@ class AppSettings(ComponentSettings):
             return f"http://{address}:{port}"
         return f"--unix-socket {self.socket_path} http://localhost"
 
+    @property
+    def health_request(self) -> list[str]:
+        """curl's arguments for the health path, one word each (the activation script quotes them)."""
+        return [*self.curl_target.split(" ")[:-1], self.curl_target.split(" ")[-1] + self.health_path]
+
     def deploy_check(self):
         if self.source is not None and self.callable is None:
             yield "callable", "required with app_source, not set (what Gunicorn serves, e.g. 'package.asgi:app')"
@@ -136,7 +200,9 @@ class CelerySettings(ComponentSettings):
     prefix: ClassVar[str] = "celery"
 
     app: str | None = setting(None, doc="The Celery app ('package.tasks:celery_app'); null runs no Celery.", check=CELERY_APP)
-    queues: list[str] = setting(default_factory=list, doc="Queues the worker consumes; empty for Celery's default queue.")
+    queues: list[str] = setting(
+        default_factory=list, doc="Queues the worker consumes; empty for Celery's default queue.", check=each(QUEUE_NAME),
+    )
     concurrency: int | None = setting(None, doc="Worker processes; null lets Celery take the CPU count.", check=_positive)
     beat: bool = setting(True, doc="Run Celery beat, on exactly one host of the worker group.")
     stop_timeout: int = setting(300, doc="Seconds a stopping worker gets to finish running tasks (warm shutdown).", check=_positive)

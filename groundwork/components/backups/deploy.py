@@ -20,7 +20,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.files import FileContents, FindDirectories
 
-from ...changes import ServiceChanges
+from ...changes import ServiceChanges, watched_upload
 from ...fleet import FleetHost
 from ...operations import files, server, systemd
 from ...packages import ensure_packages
@@ -216,14 +216,14 @@ def schedule_backups(settings: BackupsSettings) -> None:
     times = timer_times(settings, host.name)
     for unit, kind in ((BACKUP_UNIT, "backup"), (DRILL_UNIT, "drill")):
         timer = ServiceChanges(f"{unit}.timer", action="restart", daemon_reload=True)
-        timer.watch(files.template(
+        watched_upload(timer, files.template,
             name=f"Upload {unit}.service", src=template(f"etc/systemd/system/{unit}.service"),
             dest=f"/etc/systemd/system/{unit}.service", mode="0644", timeout=settings.timeout,
-        ))
-        timer.watch(files.template(
+        )
+        watched_upload(timer, files.template,
             name=f"Upload {unit}.timer", src=template(f"etc/systemd/system/{unit}.timer"),
             dest=f"/etc/systemd/system/{unit}.timer", mode="0644", **times[kind],
-        ))
+        )
         timer.apply()
         systemd.service(name=f"Enable and start {unit}.timer", service=f"{unit}.timer", running=True, enabled=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...component import Component, HostRun, Opening
+from ...component import Component, HostRun, Listener, Opening
 from ...settings.schema import deploy_problems
 from .deploy import base_packages, connection, deploy_base
 from .settings import BaseSettings
@@ -16,12 +16,19 @@ def _ssh_openings(run: HostRun) -> list[Opening]:
     return [Opening(port, comment="ssh") for port in dict.fromkeys((wanted, in_use))]
 
 
+def _sshd(run: HostRun) -> list[Listener]:
+    in_use = connection(run.host.data)[0]
+    wanted = run.settings.base.ssh_port or in_use
+    return [Listener("base_ssh_port", port) for port in dict.fromkeys((wanted, in_use))]
+
+
 BASE = Component(
     name="base",
     settings=(BaseSettings,),
     plays=lambda run: True,
     packages=lambda run: base_packages(run.settings.base),
     openings=_ssh_openings,
+    listens=_sshd,
     checks=lambda run: deploy_problems(run.host.name, run.settings.base),
     deploy=lambda run: deploy_base(run.settings.base),
 )

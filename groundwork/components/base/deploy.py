@@ -24,7 +24,7 @@ from pyinfra.api.util import get_template
 from pyinfra.facts.files import File, Link, Sha256File
 from pyinfra.facts.server import Arch
 
-from ...changes import ServiceChanges
+from ...changes import PENDING_DIR, ServiceChanges, watched_upload
 from ...facts.host import MemoryBytes
 from ...operations import files, server, systemd
 from ...packages import ensure_packages
@@ -191,13 +191,13 @@ def set_locale(locale: str) -> None:
 
 def configure_journald(max_use: str) -> None:
     journald = ServiceChanges("systemd-journald", action="restart")
-    journald.watch(files.template(
+    watched_upload(journald, files.template,
         name="Upload the journald size limit",
         src=template("etc/systemd/journald.conf.d/groundwork.conf"),
         dest="/etc/systemd/journald.conf.d/groundwork.conf",
         mode="0644",
         max_use=max_use,
-    ))
+    )
     journald.apply()
 
 
@@ -205,7 +205,8 @@ def configure_journald(max_use: str) -> None:
 # --- files that must pass a checker before they go live -------------------------------------
 
 
-def install_checked(name: str, path: str, dest: str, check: str, mode: str = "0644", **variables) -> OperationMeta:
+def install_checked(name: str, path: str, dest: str, check: str, mode: str = "0644", pending: tuple[str, ...] = (),
+                    **variables) -> OperationMeta:
     """Render templates/`path` to `dest` only if `check` then passes; else put the old file back.
 
     The rendered text is kept in groundwork's state dir; the install runs when it
@@ -220,6 +221,8 @@ def install_checked(name: str, path: str, dest: str, check: str, mode: str = "06
     return server.shell(
         name=name,
         commands=[
+            # The pending markers first: a run killed after the install cannot lose the reload.
+            *([f"mkdir -p {PENDING_DIR} && touch {' '.join(map(shlex.quote, pending))}"] if pending else []),
             f"install -m {mode} -o root -g root {shlex.quote(staged_path)} {new}",
             f"if [ -e {live} ]; then cp -a {live} {prev}; fi; mv -f {new} {live}; "
             f"if ! out=$({check} 2>&1); then echo \"$out\" >&2; "
@@ -285,9 +288,9 @@ def harden_sshd(settings: BaseSettings) -> None:
             host.name, ports[0], port_in_use, ports[0], ports[0], port_in_use,
         )
     sshd = ServiceChanges("ssh", action="reload", check="sshd -t")
-    sshd.watch(install_checked(
+    sshd.track(install_checked(
         "Upload the sshd hardening drop-in, checked by sshd -t",
-        "etc/ssh/sshd_config.d/00-groundwork.conf", SSHD_DROP_IN, "sshd -t",
+        "etc/ssh/sshd_config.d/00-groundwork.conf", SSHD_DROP_IN, "sshd -t", pending=(sshd.marker,),
         ports=ports, permit_root_login=permit,
         max_auth_tries=settings.ssh_max_auth_tries, login_grace_time=settings.ssh_login_grace_time,
         client_alive_interval=settings.ssh_client_alive_interval,
@@ -319,13 +322,13 @@ def configure_fail2ban(settings: BaseSettings) -> None:
     ensure_packages(FAIL2BAN_PACKAGES, name="Install fail2ban")
     port_in_use, _ = connection()
     fail2ban = ServiceChanges("fail2ban", action="restart", check="fail2ban-client -t")
-    fail2ban.watch(files.template(
+    watched_upload(fail2ban, files.template,
         name="Upload the fail2ban sshd jail",
         src=template("etc/fail2ban/jail.d/groundwork.local"),
         dest="/etc/fail2ban/jail.d/groundwork.local", mode="0644",
         ports=sshd_ports(settings, port_in_use),
         maxretry=settings.fail2ban_maxretry, findtime=settings.fail2ban_findtime, bantime=settings.fail2ban_bantime,
-    ))
+    )
     fail2ban.apply()
     systemd.service(name="Enable and start fail2ban", service="fail2ban", running=True, enabled=True)
 

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ...settings.grammar import DEBIAN_PACKAGE, all_of, each, time_zone, utf8_locale
 from ...settings.schema import ComponentSettings, matches, setting
 
 # RFC 1123: dot-separated labels of up to 63 letters, digits and inner hyphens.
@@ -88,24 +89,26 @@ class BaseSettings(ComponentSettings):
     timezone: str = setting(
         "UTC",
         doc="IANA time zone of the system clock, e.g. 'Europe/Berlin'.",
-        check=matches(
+        check=all_of(matches(
             r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*", "an IANA time zone name like 'Europe/Berlin'"
-        ),
+        ), time_zone),
     )
     locale: str = setting(
         "C.UTF-8",
         doc="System default locale (LANG); must be a UTF-8 locale.",
-        check=matches(
+        check=all_of(matches(
             r"[a-zA-Z]{1,8}(?:_[A-Z]{2})?\.(?:UTF-8|utf8)", "a UTF-8 locale like 'en_US.UTF-8'"
-        ),
+        ), utf8_locale),
     )
     packages: list[str] = setting(
         default_factory=lambda: list(ESSENTIAL_PACKAGES),
         doc="Essential packages installed on every host; setting it replaces the whole list.",
+        check=each(DEBIAN_PACKAGE),
     )
     extra_packages: list[str] = setting(
         default_factory=list,
         doc="Additional packages installed on top of base_packages.",
+        check=each(DEBIAN_PACKAGE),
     )
     apt_cache_max_age: int = setting(
         86400,

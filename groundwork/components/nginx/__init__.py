@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...component import Component, HostRun, Opening
+from ...component import Component, HostRun, Listener, Opening
 from ...fleet import WEB
 from ...settings.schema import deploy_problems
 from .deploy import NGINX_PACKAGES, deploy_nginx
@@ -25,5 +25,6 @@ NGINX = Component(
     packages=lambda run: NGINX_PACKAGES,
     openings=lambda run: [Opening(80, comment="http"), Opening(443, comment="https")],
     checks=_checks,
+    listens=lambda run: [Listener("nginx (http)", 80), Listener("nginx (https)", 443)],
     deploy=lambda run: deploy_nginx(run.settings.nginx, run.settings.certbot, nginx_upstream(run.fleet, run.host)),
 )

@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.facts.server import LinuxDistribution
 
-from ...changes import ServiceChanges
+from ...changes import ServiceChanges, watched_upload
 from ...facts.once import fact_at_start
 from ...operations import files, server, systemd
 from ...operations.files import checked_template
@@ -87,12 +87,12 @@ def configure_nginx(nginx: NginxSettings, upstream: Upstream, reload: ServiceCha
         installed = DISTRIBUTION_NGINX.get(((distro["name"] or "").lower(), distro["major"] or 0), (1, 26, 0))
     features = nginx_features(installed)
     zones = rate_zones(nginx)
-    reload.watch(checked_template(
+    watched_upload(reload, checked_template,
         name="Upload nginx's groundwork settings", src=template("etc/nginx/conf.d/groundwork.conf"),
         dest="/etc/nginx/conf.d/groundwork.conf", check="nginx -t", zones=zones, **features,
-    ))
+    )
     name = upstream.app_name
-    reload.watch(checked_template(
+    watched_upload(reload, checked_template,
         name=f"Upload the {name} site", src=template("etc/nginx/sites-available/NAME.conf"),
         dest=f"/etc/nginx/sites-available/{name}.conf", check="nginx -t",
         app_name=name, upstream_servers=list(upstream.servers), static_root=upstream.static_root,
@@ -100,7 +100,7 @@ def configure_nginx(nginx: NginxSettings, upstream: Upstream, reload: ServiceCha
         client_max_body_size=nginx.client_max_body_size, proxy_connect_timeout=nginx.proxy_connect_timeout,
         proxy_read_timeout=nginx.proxy_read_timeout, proxy_send_timeout=nginx.proxy_send_timeout,
         static_max_age=nginx.static_max_age, zones=zones, **features,
-    ))
+    )
     reload.watch(files.link(name=f"Enable the {name} site", path=f"/etc/nginx/sites-enabled/{name}.conf",
                             target=f"/etc/nginx/sites-available/{name}.conf"))
 

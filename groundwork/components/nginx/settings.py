@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ...settings.grammar import non_negative
 from ...settings.schema import ComponentSettings, matches, setting
 
 HOSTNAME = r"(?=.{1,253}$)(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
@@ -29,7 +30,7 @@ def _seconds(value: int) -> str | None:
 class RateLimit:
     location: str = setting(doc="URL prefix the limit applies to, e.g. '/api/'.", check=matches(r"/\S*", "a path like '/api/'"))
     rate: str = setting(doc="Requests per client address, e.g. '10r/s'.", check=RATE)
-    burst: int = setting(20, doc="Requests allowed above the rate before 429s.")
+    burst: int = setting(20, doc="Requests allowed above the rate before 429s.", check=non_negative)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,9 @@ class NginxSettings(ComponentSettings):
     prefix: ClassVar[str] = "nginx"
 
     server_names: list[str] = setting(default_factory=list, doc="Names the site answers to; the certificate covers them all.", check=_names)
-    hsts_max_age: int = setting(63072000, doc="Strict-Transport-Security max-age in seconds (2 years); 0 sends no HSTS.")
+    hsts_max_age: int = setting(
+        63072000, doc="Strict-Transport-Security max-age in seconds (2 years); 0 sends no HSTS.", check=non_negative,
+    )
     client_max_body_size: str = setting("10m", doc="Largest request body accepted.", check=SIZE)
     proxy_connect_timeout: int = setting(10, doc="Seconds to connect to the app.", check=_seconds)
     proxy_read_timeout: int = setting(300, doc="Seconds the app may take to answer (long reports need minutes).", check=_seconds)

@@ -7,7 +7,7 @@ import dataclasses
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
 
-from ...component import Component, HostRun, Opening
+from ...component import Component, HostRun, Listener, Opening
 from ...facts.host import CpuCount
 from ...fleet import DB, REPLICA, ips_of
 from ...secret import Secret
@@ -74,6 +74,12 @@ def _deploy(run: HostRun) -> None:
     deploy_postgres(run.settings.postgres, postgres_access(run.fleet, run.host), standby=standby)
 
 
+def _listens(run: HostRun) -> list[Listener]:
+    postgres = run.settings.postgres
+    hand_set = tuple(a for a in postgres.listen_addresses or () if a not in ("*", "localhost"))
+    return [Listener("postgres_port", postgres.port, hand_set)]
+
+
 POSTGRES = Component(
     name="postgres",
     settings=(PostgresSettings,),
@@ -81,6 +87,7 @@ POSTGRES = Component(
     packages=lambda run: postgres_packages(run.settings.postgres),
     openings=_openings,
     checks=_checks,
+    listens=_listens,
     derived=_derived,
     deploy=_deploy,
 )

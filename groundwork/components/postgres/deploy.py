@@ -17,7 +17,8 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt
 
-from ...changes import ServiceChanges
+from ...changes import ServiceChanges, watched_upload
+from ...escape import postgres_conf_value
 from ...facts.host import CpuCount, MemoryBytes
 from ...facts.once import fact_at_start
 from ...operations import files, server, systemd
@@ -110,6 +111,11 @@ def plan_packages(distro: str, major: int, codename: str, settings: PostgresSett
             "set postgres_apt_repository = 'pgdg'"
         )
     return PackagePlan(version, packages, None)
+
+
+def conf_values(params: dict) -> dict[str, str]:
+    """Parameters as postgresql.conf lines take them: every value quoted for its lexer."""
+    return {name: postgres_conf_value(value) for name, value in params.items()}
 
 
 def server_parameters(
@@ -291,19 +297,19 @@ def configure_postgres(
 
     files.directory(name="Create the conf.d directory", path=f"{conf_dir}/conf.d",
                     user="postgres", group="postgres", mode="0750")
-    restart.watch(files.template(
+    watched_upload(restart, files.template,
         name="Upload the restart-only server settings",
         src=template("etc/postgresql/VERSION/main/conf.d/10-groundwork-restart.conf"),
         dest=f"{conf_dir}/conf.d/10-groundwork-restart.conf",
-        user="postgres", group="postgres", mode="0640", settings=restart_params,
-    ))
-    reload.watch(files.template(
+        user="postgres", group="postgres", mode="0640", settings=conf_values(restart_params),
+    )
+    watched_upload(reload, files.template,
         name="Upload the server settings",
         src=template("etc/postgresql/VERSION/main/conf.d/20-groundwork.conf"),
         dest=f"{conf_dir}/conf.d/20-groundwork.conf",
-        user="postgres", group="postgres", mode="0640", settings=reload_params,
-    ))
-    reload.watch(files.template(
+        user="postgres", group="postgres", mode="0640", settings=conf_values(reload_params),
+    )
+    watched_upload(reload, files.template,
         name="Upload pg_hba.conf",
         src=template("etc/postgresql/VERSION/main/pg_hba.conf"),
         dest=f"{conf_dir}/pg_hba.conf",
@@ -311,7 +317,7 @@ def configure_postgres(
         allowed_clients=list(access.allowed_clients),
         replication_user=access.replication_user,
         replication_clients=[r.cidr for r in access.replicas],
-    ))
+    )
     for name in CONF_FILES:
         files.file(name=f"Keep {name} private", path=f"{conf_dir}/{name}",
                    user="postgres", group="postgres", mode="0640")

@@ -6,6 +6,14 @@ import ipaddress
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ...settings.grammar import (
+    PG_ENCODING,
+    PG_EXTENSION,
+    PG_LOCALE,
+    PG_PARAMETER,
+    each,
+    listen_address,
+)
 from ...settings.schema import ComponentSettings, matches, setting
 
 IDENTIFIER = matches(r"[a-z_][a-z0-9_]{0,62}", "a lowercase SQL identifier (letters, digits, _)")
@@ -52,11 +60,12 @@ class Role:
 class Database:
     name: str = setting(doc="Database name.", check=IDENTIFIER)
     owner: str = setting(doc="Role that owns the database (one of postgres_roles, or postgres).", check=IDENTIFIER)
-    encoding: str = setting("UTF8", doc="Character encoding; fixed when the database is created.")
-    locale: str = setting("C.UTF-8", doc="LC_COLLATE and LC_CTYPE; fixed when the database is created.")
+    encoding: str = setting("UTF8", doc="Character encoding; fixed when the database is created.", check=PG_ENCODING)
+    locale: str = setting("C.UTF-8", doc="LC_COLLATE and LC_CTYPE; fixed when the database is created.", check=PG_LOCALE)
     extensions: list[str] = setting(
         default_factory=lambda: ["vector"],
         doc="Extensions created in the database by the superuser (vector is not a trusted extension).",
+        check=each(PG_EXTENSION),
     )
     connection_limit: int = setting(-1, doc="Concurrent connections allowed; -1 for no limit.", check=_connection_limit)
 
@@ -81,6 +90,7 @@ class PostgresSettings(ComponentSettings):
         doc="Addresses the server listens on; null derives them from the inventory: loopback, plus the "
         "host's own address (groundwork.fleet: private_address, else ssh_hostname) when app/worker hosts or replicas connect. "
         "A list set here wins.",
+        check=each(listen_address),
     )
     allowed_clients: list[str] | None = setting(
         None,
@@ -126,8 +136,8 @@ class PostgresSettings(ComponentSettings):
             if db.name in names[:i] or db.name in ("postgres", "template0", "template1"):
                 yield f"databases[{i}].name", f"expected a unique database other than the built-in ones, got {db.name!r}"
         for key in self.conf:
-            if not key.replace("_", "").replace(".", "").isalnum():
-                yield f"conf[{key!r}]", "expected a postgresql.conf parameter name"
+            if PG_PARAMETER(key):
+                yield f"conf[{key!r}]", "expected a postgresql.conf parameter name like 'work_mem'"
 
     def inventory_check(self, inventory_groups):
         if "replica" in inventory_groups and self.replication_password is None:

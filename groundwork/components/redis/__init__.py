@@ -6,7 +6,7 @@ import dataclasses
 
 from pyinfra.api.exceptions import PyinfraError
 
-from ...component import Component, HostRun, Opening
+from ...component import Component, HostRun, Listener, Opening
 from ...fleet import CACHE, ips_of
 from ...settings.schema import deploy_problems
 from .access import redis_bind
@@ -30,6 +30,13 @@ def _checks(run: HostRun) -> list[str]:
     return problems
 
 
+def _listens(run: HostRun) -> list[Listener]:
+    redis = run.settings.redis
+    # A leading '-' marks an address Redis may miss (Debian's '-::1'); the others must exist.
+    required = tuple(a for a in redis.bind or () if not a.startswith("-"))
+    return [Listener("redis_port", redis.port, required)]
+
+
 REDIS = Component(
     name="redis",
     settings=(RedisSettings,),
@@ -37,6 +44,7 @@ REDIS = Component(
     packages=lambda run: REDIS_PACKAGES,
     openings=_openings,
     checks=_checks,
+    listens=_listens,
     derived=lambda run: {"redis": dataclasses.replace(run.settings.redis, bind=redis_bind(run.fleet, run.host))},
     deploy=lambda run: deploy_redis(run.settings.redis, redis_bind(run.fleet, run.host)),
 )

@@ -11,7 +11,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindInFile
 from pyinfra.operations import server
 
-from ...changes import ServiceChanges
+from ...changes import ServiceChanges, watched_upload
 from ...facts.host import MemoryBytes
 from ...operations import files, systemd
 from ...packages import ensure_packages
@@ -35,8 +35,8 @@ def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS
     # Redis has no config checker (nothing like `nginx -t`): a bad file shows as a
     # failed restart, which leaves the pending marker for the next run.
     redis = ServiceChanges(SERVICE, action="restart")
-    redis.watch(configure_redis(settings, bind))
-    redis.watch(write_redis_users(settings))
+    watched_upload(redis, configure_redis, settings=settings, bind=bind)
+    watched_upload(redis, write_redis_users, settings=settings)
     redis.apply()
     systemd.service(
         name="Enable and start redis-server", service=SERVICE, running=True, enabled=True,
@@ -59,14 +59,15 @@ def install_redis() -> None:
     ensure_packages(REDIS_PACKAGES, name="Install redis-server")
 
 
-def configure_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS) -> OperationMeta:
+def configure_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS,
+                    pending: tuple[str, ...] = ()) -> OperationMeta:
     maxmemory = settings.maxmemory
     if maxmemory is None:
         maxmemory = f"{settings.maxmemory_bytes(host.get_fact(MemoryBytes)) // MIB}mb"
     return files.template(
         name="Upload the Redis config",
         src=template("etc/redis/redis.conf"),
-        dest=CONFIG,
+        dest=CONFIG, pending=pending,
         user="redis", group="redis", mode="0640",
         bind=list(bind),
         port=settings.port,
@@ -79,13 +80,13 @@ def configure_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_RE
     )
 
 
-def write_redis_users(settings: RedisSettings) -> OperationMeta:
+def write_redis_users(settings: RedisSettings, pending: tuple[str, ...] = ()) -> OperationMeta:
     # A StringIO, not a template: pyinfra never shows its content, so neither
     # the hashes nor anything else of the file reaches pyinfra's output.
     return files.put(
         name="Upload the Redis ACL users",
         src=StringIO(users_acl(settings)),
-        dest=USERS_ACL,
+        dest=USERS_ACL, pending=pending,
         user="redis", group="redis", mode="0640",
     )
 
