@@ -9,9 +9,17 @@ marker was written in this run *or* left by an earlier one, and removes it
 only after the checker and the restart succeeded.
 
     nginx = ServiceChanges("nginx", action="reload", check="nginx -t")
-    nginx.watch(files.template(...))
+    watched_upload(nginx, files.template, ...)
     ...
     nginx.apply()
+
+A restart is done when the service answers (`ready`, polled for at most
+`timeout` seconds), not when systemctl returns. When the checker refuses the
+new config, or the service does not answer within the bound, the previous
+version of each file the change watches is put back (our file operations keep
+it under /var/lib/groundwork/previous before they change a file), the service
+is brought back on it, and the run fails with the service's own log lines. A
+failing host so fails within about twice `timeout` (plus the checker).
 
 A config file written by our file operations gets its marker inside the same
 operation, before the file changes (`watched_upload`): a run killed at any
@@ -25,11 +33,14 @@ operations can write one, so the one listing answers them all.
 
 from __future__ import annotations
 
+import shlex
+
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import server
 
 from .facts.once import fact_at_start
+from .operations.files import previous_copy
 from .paths import HOST_STATE_DIR
 
 PENDING_DIR = f"{HOST_STATE_DIR}/pending"
@@ -47,12 +58,16 @@ def marker_path(service: str, action: str) -> str:
 class ServiceChanges:
     def __init__(
         self, service: str, *, action: str = "restart", check: str | None = None,
-        daemon_reload: bool = False,
+        daemon_reload: bool = False, ready: str | None = None, timeout: int = 60,
     ) -> None:
         if action not in ACTIONS:
             raise ValueError(f"action: expected one of {sorted(ACTIONS)}, got {action!r}")
         self.service, self.action, self.check = service, action, check
         self.daemon_reload = daemon_reload
+        # Answers when the service is up; the default only asks systemd.
+        self.ready = ready or f"systemctl is-active --quiet {shlex.quote(service)}"
+        self.timeout = int(timeout)
+        self.files: list[str] = []  # watched files, put back when the new config fails
         self.marker = marker_path(service, action)
         self._marks: list[OperationMeta] = []
         # Plan-time read of a marker that only a *previous* run can have left.
@@ -69,28 +84,71 @@ class ServiceChanges:
         )
         return op
 
-    def track(self, op: OperationMeta) -> OperationMeta:
-        """`op` marks the host itself (groundwork.operations.files `pending=`); restart if it changed."""
+    def track(self, op: OperationMeta, files: tuple[str, ...] = ()) -> OperationMeta:
+        """`op` marks the host itself (groundwork.operations.files `pending=`) and keeps
+        the previous version of `files`; restart if it changed."""
         self._marks.append(op)
+        self.files += [f for f in files if f not in self.files]
         return op
 
     def apply(self) -> OperationMeta:
-        """Check the config, then restart/reload, then clear the marker."""
-        commands = [self.check] if self.check else []
-        if self.daemon_reload:
-            commands.append("systemctl daemon-reload")
-        # systemd refuses a 6th start within 10 s and leaves the unit stopped;
-        # back-to-back converges must not trip that limit.
-        commands.append(f"systemctl reset-failed {self.service} 2>/dev/null || true")
-        commands.append(_with_retry_on_spawn_failure(f"systemctl {ACTIONS[self.action]} {self.service}", self.service))
-        commands.append(f"rm -f {self.marker}")
+        """Check the config, restart/reload, wait until the service answers, clear the
+        marker; or put the previous config back, bring the service back on it, and fail."""
         verb = "Restart" if self.action == "restart" else "Reload"
         marks, left_pending = list(self._marks), self.left_pending
         return server.shell(
             name=f"{verb} {self.service}" + (" (pending from an earlier run)" if left_pending else ""),
-            commands=commands,
+            commands=[self.script()],
             _if=lambda: left_pending or any(m.did_change() for m in marks),
         )
+
+    def script(self) -> str:
+        service, timeout = shlex.quote(self.service), self.timeout
+        previous = [(shlex.quote(previous_copy(f)), shlex.quote(f)) for f in self.files]
+        cleanup = " ".join([shlex.quote(self.marker), *(p for p, _ in previous)])
+        daemon_reload = self.daemon_reload or any(f.startswith("/etc/systemd/") for f in self.files)
+        restore = "; ".join(f"if [ -e {p} ]; then cp -a {p} {f}; fi" for p, f in previous) or ":"
+        go = _with_retry_on_spawn_failure(f"timeout {timeout} systemctl {ACTIONS[self.action]} {service}", self.service)
+        return "; ".join([
+            f"ready() {{ {self.ready}; }}",
+            # Polled, never a fixed sleep: done as soon as it answers, failed after the bound.
+            f"wait_ready() {{ end=$(($(date +%s) + {timeout})); until ready >/dev/null 2>&1; do "
+            f"[ $(date +%s) -ge $end ] && return 1; sleep 1; done; }}",
+            f"log() {{ journalctl -u {service} -n 20 --no-pager -o cat >&2 || true; }}",
+            f"if ! out=$({self.check or ':'} 2>&1); then "
+            f"echo \"groundwork: the new config of {self.service} is refused by its checker:\" >&2; "
+            f"echo \"$out\" >&2; {restore}; rm -f {cleanup}; "
+            f"echo \"groundwork: {self.service} keeps running its previous config\" >&2; exit 1; fi",
+            *(["systemctl daemon-reload"] if daemon_reload else []),
+            f"systemctl reset-failed {service} 2>/dev/null || true",
+            f"if {{ {go}; }} && wait_ready; then rm -f {cleanup}; exit 0; fi",
+            f"echo \"groundwork: {self.service} did not answer within {timeout} s of its {self.action} "
+            f"on the new config; putting its previous config back\" >&2",
+            "log",
+            restore,
+            *(["systemctl daemon-reload"] if daemon_reload else []),
+            f"timeout {timeout} systemctl stop {service} >/dev/null 2>&1 || true",
+            f"systemctl reset-failed {service} 2>/dev/null || true",
+            f"if timeout {timeout} systemctl start {service} && wait_ready; then rm -f {cleanup}; "
+            f"echo \"groundwork: {self.service} runs on its previous config again\" >&2; exit 1; fi",
+            f"echo \"groundwork: {self.service} does not answer on its previous config either\" >&2",
+            "log",
+            "exit 1",
+        ])
+
+
+def await_answer(started: OperationMeta, service: str, ready: str, timeout: int) -> OperationMeta:
+    """After `started` started a stopped service: wait until it answers, or fail with its log."""
+    quoted = shlex.quote(service)
+    return server.shell(
+        name=f"Wait until {service} answers",
+        commands=[
+            f"end=$(($(date +%s) + {int(timeout)})); until {{ {ready}; }} >/dev/null 2>&1; do "
+            f"if [ $(date +%s) -ge $end ]; then echo \"groundwork: {service} does not answer within {int(timeout)} s "
+            f"of its start\" >&2; journalctl -u {quoted} -n 20 --no-pager -o cat >&2; exit 1; fi; sleep 1; done"
+        ],
+        _if=started.did_change,
+    )
 
 
 def watched_upload(changes, operation, **kwargs) -> OperationMeta:
@@ -99,7 +157,7 @@ def watched_upload(changes, operation, **kwargs) -> OperationMeta:
     changes = [changes] if isinstance(changes, ServiceChanges) else list(changes)
     op = operation(pending=tuple(c.marker for c in changes), **kwargs)
     for change in changes:
-        change.track(op)
+        change.track(op, (kwargs["dest"],))
     return op
 
 
@@ -108,11 +166,10 @@ def _with_retry_on_spawn_failure(command: str, service: str) -> str:
 
     systemd 257 in a container now and then fails a start right after a stop
     with "Failed to spawn executor: No such file or directory" (Result:
-    resources); nothing of the service ran, and the next start works. Any
-    other failure fails at once, with the unit's journal on stderr.
+    resources); nothing of the service ran, and the next start works.
     """
-    journal = f"journalctl -u {service} -n 25 --no-pager >&2"
+    service = shlex.quote(service)
     return (
         f"{command} || {{ test \"$(systemctl show -p Result --value {service})\" = resources "
-        f"&& sleep 1 && systemctl reset-failed {service} && {command}; }} || {{ {journal}; exit 1; }}"
+        f"&& sleep 1 && systemctl reset-failed {service} && {command}; }}"
     )

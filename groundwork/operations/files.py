@@ -26,6 +26,7 @@ from pyinfra.operations.files import block, directory, file, line, link  # noqa:
 from pyinfra.operations.util.files import ensure_mode_int
 
 from ..facts.files import FileSummary
+from ..paths import HOST_STATE_DIR
 
 
 def is_as_wanted(summary: dict | None, sha256: str, user: str | None, group: str | None, mode) -> bool:
@@ -39,17 +40,29 @@ def is_as_wanted(summary: dict | None, sha256: str, user: str | None, group: str
     return not ((user and summary["user"] != user) or (group and summary["group"] != group))
 
 
-def _touching_first(pending: tuple[str, ...], commands):
-    """`commands`, preceded by touching the `pending` markers when there is any.
+def previous_copy(dest: str) -> str:
+    """Where the version of `dest` before a watched change is kept until its service answers."""
+    return f"{HOST_STATE_DIR}/previous{dest}"
+
+
+def _touching_first(pending: tuple[str, ...], commands, dest: str):
+    """`commands`, preceded by touching the `pending` markers when there is any,
+    and keeping the current `dest` as the previous version.
 
     A marker that a service must be restarted exists before its config file
-    changes, so a run killed between the two cannot lose the restart
-    (groundwork.changes).
+    changes, so a run killed between the two cannot lose the restart; the
+    previous version is what the restart falls back to (groundwork.changes).
+    A previous version already kept is the last one that ran: it stays.
     """
     commands = list(commands)
     if commands and pending:
         dirs = sorted({os.path.dirname(p) for p in pending})
-        yield f"mkdir -p {' '.join(map(shlex.quote, dirs))} && touch {' '.join(map(shlex.quote, pending))}"
+        live, previous = shlex.quote(dest), shlex.quote(previous_copy(dest))
+        yield (
+            f"mkdir -p {' '.join(map(shlex.quote, dirs))} && touch {' '.join(map(shlex.quote, pending))} && "
+            f"if [ -e {live} ] && [ ! -e {previous} ]; then mkdir -p {shlex.quote(os.path.dirname(previous_copy(dest)))} "
+            f"&& cp -a {live} {previous}; fi"
+        )
     yield from commands
 
 
@@ -68,7 +81,7 @@ def put(src: str | IO[Any], dest: str, user: str | None = None, group: str | Non
             return
     yield from _touching_first(pending, _pyinfra.put._inner(
         src=src, dest=dest, user=user, group=group, mode=mode, add_deploy_dir=add_deploy_dir,
-        create_remote_dir=create_remote_dir, force=force, **kwargs))
+        create_remote_dir=create_remote_dir, force=force, **kwargs), dest)
 
 
 @operation()
@@ -90,7 +103,7 @@ def template(src: str | IO[Any], dest: str, user: str | None = None, group: str 
             return
     yield from _touching_first(pending, _pyinfra.template._inner(
         src=src, dest=dest, user=user, group=group, mode=mode, create_remote_dir=create_remote_dir,
-        jinja_env_kwargs=jinja_env_kwargs, **data))
+        jinja_env_kwargs=jinja_env_kwargs, **data), dest)
 
 
 @operation()
@@ -108,9 +121,10 @@ def checked_template(src: str, dest: str, check: str, mode: str = "0644", user: 
     if current and current["sha256"] == digest:
         # Modes as octal digits read as a decimal number (644), as pyinfra's File fact has them.
         if current["mode"] != int(mode) or current["user"] != user or current["group"] != group:
-            yield from _touching_first(pending, [f"chown {user}:{group} {shlex.quote(dest)} && chmod {mode} {shlex.quote(dest)}"])
+            yield from _touching_first(
+                pending, [f"chown {user}:{group} {shlex.quote(dest)} && chmod {mode} {shlex.quote(dest)}"], dest)
         return
-    yield from _touching_first(pending, _checked_upload(content, dest, check, mode, user, group))
+    yield from _touching_first(pending, _checked_upload(content, dest, check, mode, user, group), dest)
 
 
 def _checked_upload(content: str, dest: str, check: str, mode: str, user: str, group: str):

@@ -12,7 +12,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import File, Link
 
-from ...changes import ServiceChanges, watched_upload
+from ...changes import ServiceChanges, await_answer, watched_upload
 from ...escape import python_literal, shell_word, systemd_word
 from ...facts.host import CpuCount
 from ...operations import files, server, systemd
@@ -84,9 +84,15 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
     create_app_user(name)
     release = build_for_host(settings)
 
-    web = ServiceChanges(f"{name}.service", action="restart")
-    web_reload = ServiceChanges(f"{name}.service", action="reload")
-    workers = {unit: ServiceChanges(unit, action="restart") for unit in celery_units(name, celery, run_worker, run_beat)}
+    # Gunicorn is up when the health path answers 200; a Celery unit when it stays up.
+    answers = health_check(settings)
+    # A restart waits for the old workers to finish (graceful_timeout), then for health.
+    bound = settings.graceful_timeout + 15 + settings.health_timeout
+    web = ServiceChanges(f"{name}.service", action="restart", ready=answers, timeout=bound)
+    web_reload = ServiceChanges(f"{name}.service", action="reload", ready=answers, timeout=bound)
+    workers = {unit: ServiceChanges(unit, action="restart", ready=stays_active(unit),
+                                    timeout=celery.stop_timeout + 30)
+               for unit in celery_units(name, celery, run_worker, run_beat)}
     restarts = [web, *workers.values()]
     upload_config(settings, environment, restarts, web_reload)
     upload_units(settings, celery, web, workers)
@@ -109,12 +115,28 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
 
     # A new release is started by the switch above, behind its health check;
     # a live one found stopped (by hand, a crash) is started here.
-    systemd.service(name=f"Keep {name} enabled and running", service=f"{name}.service",
-                    running=True if live else None, enabled=True)
+    kept = systemd.service(name=f"Keep {name} enabled and running", service=f"{name}.service",
+                           running=True if live else None, enabled=True)
+    if live:
+        await_answer(kept, f"{name}.service", answers, settings.health_timeout)
     for change in (*restarts, web_reload):
         change.apply()
     if run_worker:
         run_celery(name, celery, run_beat)
+
+
+def health_check(settings: AppSettings) -> str:
+    """A shell test: the app answers its health path with 200."""
+    request = " ".join(shell_word(word) for word in settings.health_request)
+    return f"[ \"$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {request})\" = 200 ]"
+
+
+def stays_active(unit: str, seconds: int = 3) -> str:
+    """A shell test: `unit` is active and has been for `seconds` (a crash loop restarts the clock)."""
+    quoted = shlex.quote(unit)
+    return (f"[ \"$(systemctl show -P ActiveState {quoted})\" = active ] && "
+            f"[ $(( $(date +%s) - $(systemctl show -P ActiveEnterTimestamp --timestamp=unix {quoted} | tr -d @) )) "
+            f"-ge {seconds} ]")
 
 
 def celery_units(name: str, celery: CelerySettings, run_worker: bool, run_beat: bool) -> list[str]:

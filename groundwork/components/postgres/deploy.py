@@ -17,7 +17,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt
 
-from ...changes import ServiceChanges, watched_upload
+from ...changes import ServiceChanges, await_answer, watched_upload
 from ...escape import postgres_conf_value
 from ...facts.host import CpuCount, MemoryBytes
 from ...facts.once import fact_at_start
@@ -55,6 +55,8 @@ STANDBY_FLOORS = (
     "max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
     "max_locks_per_transaction",
 )
+# Seconds a (re)started server has to accept a query before the previous config goes back.
+STARTUP_TIMEOUT = 90
 # A fresh initdb holds template0, template1 and postgres.
 INITDB_DATABASES = 3
 LOOPBACK_ACCESS = PostgresAccess(LOOPBACK_POSTGRES, (), "replicator")
@@ -182,10 +184,15 @@ def role_sql(role: Role, current: dict | None, replication: bool = False) -> str
 def database_sql(db: Database, current: dict | None, index: int) -> str | None:
     ident = pg.quote_ident(db.name)
     if current is None:
-        return (
+        # Guarded: "no server answered" may be a stopped server that has the database.
+        create = (
             f"CREATE DATABASE {ident} OWNER {pg.quote_ident(db.owner)} TEMPLATE template0 "
             f"ENCODING {pg.quote_literal(db.encoding)} LC_COLLATE {pg.quote_literal(db.locale)} "
-            f"LC_CTYPE {pg.quote_literal(db.locale)} CONNECTION LIMIT {db.connection_limit};\n"
+            f"LC_CTYPE {pg.quote_literal(db.locale)} CONNECTION LIMIT {db.connection_limit}"
+        )
+        return (
+            f"SELECT {pg.quote_literal(create)} "
+            f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = {pg.quote_literal(db.name)})\\gexec\n"
         )
     fixed = {"encoding": db.encoding, "collate": db.locale, "ctype": db.locale}
     for key, wanted in fixed.items():
@@ -200,6 +207,12 @@ def database_sql(db: Database, current: dict | None, index: int) -> str | None:
     if current["connection_limit"] != db.connection_limit:
         statements.append(f"ALTER DATABASE {ident} CONNECTION LIMIT {db.connection_limit};")
     return "\n".join(statements) + "\n" if statements else None
+
+
+def accepts_a_query(version: int, port: int) -> str:
+    """A shell test: the server answers a query (its own psql: Debian's wrapper parses the config)."""
+    return (f"runuser -u postgres -- /usr/lib/postgresql/{int(version)}/bin/psql -X -p {int(port)} "
+            "-Atqc 'SELECT 1' postgres")
 
 
 def config_check_command(version: int, port: int) -> str:
@@ -219,7 +232,8 @@ def config_check_command(version: int, port: int) -> str:
         f"cd / && runuser -u postgres -- /usr/lib/postgresql/{version}/bin/postgres "
         f"-D /etc/postgresql/{version}/main -C data_directory >/dev/null && "
         f"if [ -S /var/run/postgresql/.s.PGSQL.{port} ]; then "
-        f"errors=$(runuser -u postgres -- psql -X -A -t -p {port} -c \"{hba_query}\") || exit 1; "
+        f"errors=$(runuser -u postgres -- /usr/lib/postgresql/{version}/bin/psql -X -A -t -p {port} "
+        f"-c \"{hba_query}\") || exit 1; "
         'if [ -n "$errors" ]; then echo "pg_hba.conf errors:" >&2; echo "$errors" >&2; exit 1; fi; fi'
     )
 
@@ -233,9 +247,9 @@ def deploy_postgres(
     restart, reload = configure_postgres(settings, plan.version, access, standby)
     restart.apply()
     if standby is None:
-        create_roles(settings, access)
-        create_replication_slots(settings, access)
-        create_databases(settings)
+        create_roles(settings, plan.version, access)
+        create_replication_slots(settings, plan.version, access)
+        create_databases(settings, plan.version)
     # pyinfra orders the operations of different hosts only through the ones
     # they share: this reload, on primary and replica alike, is what puts the
     # primary's replication role and slot (and its pg_hba) before the clone.
@@ -292,8 +306,9 @@ def configure_postgres(
         settings, host.get_fact(MemoryBytes), host.get_fact(CpuCount), access.listen_addresses, standby,
     )
     check = config_check_command(version, settings.port)
-    restart = ServiceChanges(service, action="restart", check=check)
-    reload = ServiceChanges(service, action="reload", check=check)
+    answers = accepts_a_query(version, settings.port)
+    restart = ServiceChanges(service, action="restart", check=check, ready=answers, timeout=STARTUP_TIMEOUT)
+    reload = ServiceChanges(service, action="reload", check=check, ready=answers, timeout=STARTUP_TIMEOUT)
 
     files.directory(name="Create the conf.d directory", path=f"{conf_dir}/conf.d",
                     user="postgres", group="postgres", mode="0750")
@@ -323,22 +338,24 @@ def configure_postgres(
                    user="postgres", group="postgres", mode="0640")
 
     systemd.service(name="Enable and start PostgreSQL", service="postgresql", running=True, enabled=True)
-    systemd.service(name=f"Start {service}", service=service, running=True)
+    started = systemd.service(name=f"Start {service}", service=service, running=True)
+    await_answer(started, service, answers, STARTUP_TIMEOUT)
     return restart, reload
 
 
-def create_roles(settings: PostgresSettings, access: PostgresAccess = LOOPBACK_ACCESS) -> None:
-    current = host.get_fact(PostgresRoles, port=settings.port)
+def create_roles(settings: PostgresSettings, version: int, access: PostgresAccess = LOOPBACK_ACCESS) -> None:
+    current = host.get_fact(PostgresRoles, port=settings.port, version=version)
     wanted = [(role, False) for role in settings.roles]
     if access.replicas:
         wanted.append((Role(name=settings.replication_user, password=settings.replication_password), True))
     for role, replication in wanted:
         statements = role_sql(role, None if current is None else current.get(role.name), replication)
         if statements:
-            pg.sql(name=f"Create or update role {role.name}", statements=Secret(statements), port=settings.port)
+            pg.sql(name=f"Create or update role {role.name}", statements=Secret(statements), port=settings.port,
+                   version=version)
 
 
-def create_replication_slots(settings: PostgresSettings, access: PostgresAccess) -> None:
+def create_replication_slots(settings: PostgresSettings, version: int, access: PostgresAccess) -> None:
     """A physical slot per replica: the primary keeps the WAL a replica has not received yet.
 
     Slots of replicas that left the inventory are not dropped: a replica that
@@ -347,7 +364,7 @@ def create_replication_slots(settings: PostgresSettings, access: PostgresAccess)
     """
     if not access.replicas:
         return
-    current = host.get_fact(PostgresReplicationSlots, port=settings.port) or {}
+    current = host.get_fact(PostgresReplicationSlots, port=settings.port, version=version) or {}
     missing = [r.slot for r in access.replicas if r.slot not in current]
     if missing:
         pg.sql(
@@ -357,7 +374,7 @@ def create_replication_slots(settings: PostgresSettings, access: PostgresAccess)
                 f"WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = {pg.quote_literal(slot)});\n"
                 for slot in missing
             ),
-            port=settings.port,
+            port=settings.port, version=version,
         )
 
 
@@ -433,19 +450,22 @@ def follow_primary(standby: Standby, version: int) -> None:
     )
 
 
-def create_databases(settings: PostgresSettings) -> None:
-    current = host.get_fact(PostgresDatabases, port=settings.port)
+def create_databases(settings: PostgresSettings, version: int) -> None:
+    # None while no server answers (not installed yet, or stopped): the SQL
+    # below is then guarded, and runs after the start above, so it is right either way.
+    current = host.get_fact(PostgresDatabases, port=settings.port, version=version)
     for index, db in enumerate(settings.databases):
         existing = None if current is None else current.get(db.name)
         statements = database_sql(db, existing, index)
         if statements:
             verb = "Create" if existing is None else "Update"
-            pg.sql(name=f"{verb} database {db.name}", statements=statements, port=settings.port)
-        installed = host.get_fact(PostgresExtensions, database=db.name, port=settings.port) if existing else None
+            pg.sql(name=f"{verb} database {db.name}", statements=statements, port=settings.port, version=version)
+        installed = (host.get_fact(PostgresExtensions, database=db.name, port=settings.port, version=version)
+                     if existing else None)
         missing = [e for e in db.extensions if installed is None or e not in installed]
         if missing:
             pg.sql(
                 name=f"Create extension {', '.join(missing)} in {db.name}",
                 statements="".join(f"CREATE EXTENSION IF NOT EXISTS {pg.quote_ident(e)};\n" for e in missing),
-                database=db.name, port=settings.port,
+                database=db.name, port=settings.port, version=version,
             )

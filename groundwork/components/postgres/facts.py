@@ -11,10 +11,16 @@ import shlex
 from pyinfra.api import FactBase
 
 
-def psql_query(sql: str, port: int, database: str = "postgres") -> str:
+def psql_binary(version: int | None) -> str:
+    """The server version's own psql: Debian's /usr/bin/psql wrapper parses the cluster's
+    config files first, so a broken one would break every fact (and every repair)."""
+    return f"/usr/lib/postgresql/{int(version)}/bin/psql" if version else "psql"
+
+
+def psql_query(sql: str, port: int, database: str = "postgres", version: int | None = None) -> str:
     return (
         f"if [ -S /var/run/postgresql/.s.PGSQL.{int(port)} ]; then "
-        f"runuser -u postgres -- psql -X -A -t -q -F '\t' -p {int(port)} -d {shlex.quote(database)} "
+        f"runuser -u postgres -- {psql_binary(version)} -X -A -t -q -F '\t' -p {int(port)} -d {shlex.quote(database)} "
         f"-c {shlex.quote(sql)}; fi"
     )
 
@@ -26,11 +32,11 @@ def _rows(output) -> list[list[str]]:
 class PostgresRoles(FactBase):
     """name -> {superuser, createrole, createdb, login, replication, connection_limit, verifier}."""
 
-    def command(self, port: int = 5432) -> str:
+    def command(self, port: int = 5432, version: int | None = None) -> str:
         return psql_query(
             "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolconnlimit, "
             "coalesce(rolpassword, '') FROM pg_authid",
-            port,
+            port, version=version,
         )
 
     def process(self, output):
@@ -50,11 +56,11 @@ class PostgresRoles(FactBase):
 class PostgresDatabases(FactBase):
     """name -> {owner, encoding, collate, ctype, connection_limit}."""
 
-    def command(self, port: int = 5432) -> str:
+    def command(self, port: int = 5432, version: int | None = None) -> str:
         return psql_query(
             "SELECT datname, pg_get_userbyid(datdba), pg_encoding_to_char(encoding), "
             "datcollate, datctype, datconnlimit FROM pg_database",
-            port,
+            port, version=version,
         )
 
     def process(self, output):
@@ -71,8 +77,8 @@ class PostgresDatabases(FactBase):
 class PostgresExtensions(FactBase):
     """extension name -> version, in one existing database."""
 
-    def command(self, database: str, port: int = 5432) -> str:
-        return psql_query("SELECT extname, extversion FROM pg_extension", port, database)
+    def command(self, database: str, port: int = 5432, version: int | None = None) -> str:
+        return psql_query("SELECT extname, extversion FROM pg_extension", port, database, version)
 
     def process(self, output):
         rows = _rows(output)
@@ -82,10 +88,11 @@ class PostgresExtensions(FactBase):
 class PostgresReplicationSlots(FactBase):
     """slot name -> slot type ('physical'/'logical'), or None while no server answers."""
 
-    def command(self, port: int = 5432) -> str:
+    def command(self, port: int = 5432, version: int | None = None) -> str:
         # The row for the current database makes the output non-empty while the server answers.
         return psql_query(
             "SELECT 'server', 'up' UNION ALL SELECT slot_name, slot_type FROM pg_replication_slots", port,
+            version=version,
         )
 
     def process(self, output):

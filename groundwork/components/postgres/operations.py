@@ -15,6 +15,7 @@ from pyinfra.api import FileUploadCommand, operation
 
 from ...paths import HOST_STATE_DIR
 from ...secret import Secret
+from .facts import psql_binary
 
 PRIVATE_DIR = f"{HOST_STATE_DIR}/private"
 
@@ -28,7 +29,7 @@ def quote_ident(value: str) -> str:
 
 
 @operation(is_idempotent=False)
-def sql(statements: str | Secret, database: str = "postgres", port: int = 5432):
+def sql(statements: str | Secret, database: str = "postgres", port: int = 5432, version: int | None = None):
     """Run `statements` in `database`, stopping at the first error.
 
     Not idempotent by itself: callers plan it only when facts show a
@@ -39,6 +40,7 @@ def sql(statements: str | Secret, database: str = "postgres", port: int = 5432):
     yield f"install -d -m 0700 {PRIVATE_DIR}"
     yield FileUploadCommand(StringIO(text), path)
     yield (
-        f"runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p {int(port)} -d {shlex.quote(database)} "
+        f"runuser -u postgres -- {psql_binary(version)} -X -q -v ON_ERROR_STOP=1 -p {int(port)} "
+        f"-d {shlex.quote(database)} "
         f"< {path}; rc=$?; rm -f {path}; exit $rc"
     )

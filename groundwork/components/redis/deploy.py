@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 from io import StringIO
 
 from pyinfra import host
@@ -11,7 +12,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindInFile
 from pyinfra.operations import server
 
-from ...changes import ServiceChanges, watched_upload
+from ...changes import ServiceChanges, await_answer, watched_upload
 from ...facts.host import MemoryBytes
 from ...operations import files, systemd
 from ...packages import ensure_packages
@@ -33,14 +34,23 @@ def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS
     if settings.appendonly and not aof_was_on:
         carry_rdb_over_to_aof()
     # Redis has no config checker (nothing like `nginx -t`): a bad file shows as a
-    # failed restart, which leaves the pending marker for the next run.
-    redis = ServiceChanges(SERVICE, action="restart")
+    # restart that does not answer, which puts the previous files back.
+    answers = pings(bind, settings.port)
+    redis = ServiceChanges(SERVICE, action="restart", ready=answers, timeout=60)
     watched_upload(redis, configure_redis, settings=settings, bind=bind)
     watched_upload(redis, write_redis_users, settings=settings)
     redis.apply()
-    systemd.service(
+    started = systemd.service(
         name="Enable and start redis-server", service=SERVICE, running=True, enabled=True,
     )
+    await_answer(started, SERVICE, answers, 60)
+
+
+def pings(bind: tuple[str, ...], port: int) -> str:
+    """A shell test: Redis answers PING on its first bound address (NOAUTH is an answer:
+    the default user is off, and no password goes on a command line)."""
+    address = next((a for a in bind if not a.startswith("-")), "127.0.0.1")
+    return f"redis-cli -h {shlex.quote(address)} -p {int(port)} PING 2>&1 | grep -qE '^(PONG|NOAUTH)'"
 
 
 def redis_keeps_aof() -> bool:
