@@ -112,8 +112,12 @@ class ServiceChanges:
         return "; ".join([
             f"ready() {{ {self.ready}; }}",
             # Polled, never a fixed sleep: done as soon as it answers, failed after the bound.
+            # A unit that failed outright will not answer: no need to wait out the bound.
+            # Nor will one that systemd had to restart since (Restart=on-failure: a crash loop).
+            f"restarts() {{ systemctl show -P NRestarts {service} 2>/dev/null || echo 0; }}",
             f"wait_ready() {{ end=$(($(date +%s) + {timeout})); until ready >/dev/null 2>&1; do "
-            f"[ $(date +%s) -ge $end ] && return 1; sleep 1; done; }}",
+            f"[ $(date +%s) -ge $end ] && return 1; systemctl is-failed --quiet {service} && return 1; "
+            f"[ \"$(restarts)\" != \"$before\" ] && return 1; sleep 1; done; }}",
             f"log() {{ journalctl -u {service} -n 20 --no-pager -o cat >&2 || true; }}",
             f"if ! out=$({self.check or ':'} 2>&1); then "
             f"echo \"groundwork: the new config of {self.service} is refused by its checker:\" >&2; "
@@ -121,6 +125,7 @@ class ServiceChanges:
             f"echo \"groundwork: {self.service} keeps running its previous config\" >&2; exit 1; fi",
             *(["systemctl daemon-reload"] if daemon_reload else []),
             f"systemctl reset-failed {service} 2>/dev/null || true",
+            "before=$(restarts)",
             f"if {{ {go}; }} && wait_ready; then rm -f {cleanup}; exit 0; fi",
             f"echo \"groundwork: {self.service} did not answer within {timeout} s of its {self.action} "
             f"on the new config; putting its previous config back\" >&2",
@@ -129,6 +134,7 @@ class ServiceChanges:
             *(["systemctl daemon-reload"] if daemon_reload else []),
             f"timeout {timeout} systemctl stop {service} >/dev/null 2>&1 || true",
             f"systemctl reset-failed {service} 2>/dev/null || true",
+            "before=$(restarts)",
             f"if timeout {timeout} systemctl start {service} && wait_ready; then rm -f {cleanup}; "
             f"echo \"groundwork: {self.service} runs on its previous config again\" >&2; exit 1; fi",
             f"echo \"groundwork: {self.service} does not answer on its previous config either\" >&2",

@@ -56,10 +56,16 @@ def test_restart_pending_from_a_failed_run_happens_on_the_next_run(probe):
     assert settled.changed == {}, settled.describe()
 
 
-def test_failing_checker_keeps_the_old_config_running_and_the_marker(probe):
+def test_a_config_refused_by_its_checker_goes_back_and_the_old_one_keeps_running(probe):
     assert converge(LAB_INVENTORY, DEPLOY, data={"probe_value": 1}).ok
-    # The checker wants a number; "broken" must never reach the running probe.
-    broken = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": "broken"})
+    # The checker wants a number; "broken" must never reach the running probe, nor stay on disk.
+    broken = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": "broken"}, json_output=False)
     assert broken.returncode != 0
+    assert "the new config of gw-probe is refused by its checker" in broken.stderr, broken.describe()
+    assert "gw-probe keeps running its previous config" in broken.stderr
     assert running_probe_value() == "PROBE=1"
-    assert lab_ssh("lab1", f"test -e {MARKER}").returncode == 0
+    assert lab_ssh("lab1", "cat /etc/gw-probe.env").stdout == "PROBE=1\n"
+    assert lab_ssh("lab1", f"test -e {MARKER}").returncode == 1
+    # Nothing is left pending: the old settings converge to no change.
+    settled = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": 1})
+    assert settled.ok and settled.changed == {}, settled.describe()

@@ -167,3 +167,7 @@ def test_the_activation_script_quotes_the_health_request(tmp_path):
     script = tmp_path / "activate"
     script.write_text(rendered)
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+
+
+def test_postgres_conf_cannot_override_what_groundwork_derives():
+    assert "host h1: postgres_conf['port']: expected a parameter groundwork does not set itself; port comes from postgres_port" in problems_of(postgres_conf={"port": "22"})

@@ -55,8 +55,6 @@ STANDBY_FLOORS = (
     "max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
     "max_locks_per_transaction",
 )
-# Seconds a (re)started server has to accept a query before the previous config goes back.
-STARTUP_TIMEOUT = 90
 # A fresh initdb holds template0, template1 and postgres.
 INITDB_DATABASES = 3
 LOOPBACK_ACCESS = PostgresAccess(LOOPBACK_POSTGRES, (), "replicator")
@@ -209,10 +207,12 @@ def database_sql(db: Database, current: dict | None, index: int) -> str | None:
     return "\n".join(statements) + "\n" if statements else None
 
 
-def accepts_a_query(version: int, port: int) -> str:
-    """A shell test: the server answers a query (its own psql: Debian's wrapper parses the config)."""
-    return (f"runuser -u postgres -- /usr/lib/postgresql/{int(version)}/bin/psql -X -p {int(port)} "
-            "-Atqc 'SELECT 1' postgres")
+def accepts_a_query(version: int) -> str:
+    """A shell test: the server answers a query on the port its config files on disk name
+    (after a fallback, the previous port). Its own psql: Debian's wrapper parses the config."""
+    bin_dir = f"/usr/lib/postgresql/{int(version)}/bin"
+    return (f"port=$(cd / && runuser -u postgres -- {bin_dir}/postgres -D /etc/postgresql/{int(version)}/main "
+            f"-C port) && cd / && runuser -u postgres -- {bin_dir}/psql -X -p \"$port\" -Atqc 'SELECT 1' postgres")
 
 
 def config_check_command(version: int, port: int) -> str:
@@ -306,9 +306,9 @@ def configure_postgres(
         settings, host.get_fact(MemoryBytes), host.get_fact(CpuCount), access.listen_addresses, standby,
     )
     check = config_check_command(version, settings.port)
-    answers = accepts_a_query(version, settings.port)
-    restart = ServiceChanges(service, action="restart", check=check, ready=answers, timeout=STARTUP_TIMEOUT)
-    reload = ServiceChanges(service, action="reload", check=check, ready=answers, timeout=STARTUP_TIMEOUT)
+    answers = accepts_a_query(version)
+    restart = ServiceChanges(service, action="restart", check=check, ready=answers, timeout=settings.start_timeout)
+    reload = ServiceChanges(service, action="reload", check=check, ready=answers, timeout=settings.start_timeout)
 
     files.directory(name="Create the conf.d directory", path=f"{conf_dir}/conf.d",
                     user="postgres", group="postgres", mode="0750")
@@ -339,7 +339,7 @@ def configure_postgres(
 
     systemd.service(name="Enable and start PostgreSQL", service="postgresql", running=True, enabled=True)
     started = systemd.service(name=f"Start {service}", service=service, running=True)
-    await_answer(started, service, answers, STARTUP_TIMEOUT)
+    await_answer(started, service, answers, settings.start_timeout)
     return restart, reload
 
 

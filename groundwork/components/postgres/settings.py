@@ -11,6 +11,7 @@ from ...settings.grammar import (
     PG_EXTENSION,
     PG_LOCALE,
     PG_PARAMETER,
+    at_least,
     each,
     listen_address,
 )
@@ -70,6 +71,16 @@ class Database:
     connection_limit: int = setting(-1, doc="Concurrent connections allowed; -1 for no limit.", check=_connection_limit)
 
 
+# Parameters groundwork derives from other settings or the inventory: postgres_conf may not override them.
+DERIVED_PARAMETERS = {
+    "port": "postgres_port", "listen_addresses": "postgres_listen_addresses (or the inventory)",
+    "password_encryption": "groundwork (scram-sha-256 only)", "hba_file": "groundwork's pg_hba.conf",
+    "data_directory": "the Debian cluster", "config_file": "the Debian cluster",
+    "hot_standby": "the replica group", "primary_conninfo": "the replica group",
+    "primary_slot_name": "the replica group",
+}
+
+
 @dataclass(frozen=True)
 class PostgresSettings(ComponentSettings):
     """PostgreSQL with pgvector: install, tuning, pg_hba, roles, databases (deploys/postgres.py)."""
@@ -109,6 +120,10 @@ class PostgresSettings(ComponentSettings):
         "on replicas). Required when the inventory has a `replica` group.",
     )
     max_connections: int = setting(100, doc="max_connections; work_mem is derived from it.")
+    start_timeout: int = setting(
+        90, doc="Seconds a (re)started server has to accept a query before its previous config is put back and the run fails.",
+        check=at_least(5),
+    )
     storage: Literal["ssd", "hdd"] = setting("ssd", doc="Disk kind, for random_page_cost and effective_io_concurrency.")
     conf: dict[str, str] = setting(
         default_factory=dict,
@@ -138,6 +153,11 @@ class PostgresSettings(ComponentSettings):
         for key in self.conf:
             if PG_PARAMETER(key):
                 yield f"conf[{key!r}]", "expected a postgresql.conf parameter name like 'work_mem'"
+            elif key in DERIVED_PARAMETERS:
+                yield f"conf[{key!r}]", (
+                    f"expected a parameter groundwork does not set itself; {key} comes from "
+                    f"{DERIVED_PARAMETERS[key]}"
+                )
 
     def inventory_check(self, inventory_groups):
         if "replica" in inventory_groups and self.replication_password is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shlex
 from io import StringIO
 
 from pyinfra import host
@@ -35,22 +34,25 @@ def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS
         carry_rdb_over_to_aof()
     # Redis has no config checker (nothing like `nginx -t`): a bad file shows as a
     # restart that does not answer, which puts the previous files back.
-    answers = pings(bind, settings.port)
-    redis = ServiceChanges(SERVICE, action="restart", ready=answers, timeout=60)
+    answers = PINGS
+    redis = ServiceChanges(SERVICE, action="restart", ready=answers, timeout=settings.start_timeout)
     watched_upload(redis, configure_redis, settings=settings, bind=bind)
     watched_upload(redis, write_redis_users, settings=settings)
     redis.apply()
     started = systemd.service(
         name="Enable and start redis-server", service=SERVICE, running=True, enabled=True,
     )
-    await_answer(started, SERVICE, answers, 60)
+    await_answer(started, SERVICE, answers, settings.start_timeout)
 
 
-def pings(bind: tuple[str, ...], port: int) -> str:
-    """A shell test: Redis answers PING on its first bound address (NOAUTH is an answer:
-    the default user is off, and no password goes on a command line)."""
-    address = next((a for a in bind if not a.startswith("-")), "127.0.0.1")
-    return f"redis-cli -h {shlex.quote(address)} -p {int(port)} PING 2>&1 | grep -qE '^(PONG|NOAUTH)'"
+# A shell test: Redis answers PING on the first address and the port its config file on disk
+# names (after a fallback, the previous ones). NOAUTH is an answer: the default user is off,
+# and no password goes on a command line.
+PINGS = (
+    f"port=$(awk '$1 == \"port\" {{print $2}}' {CONFIG}) && "
+    f"address=$(awk '$1 == \"bind\" {{for (i = 2; i <= NF; i++) if ($i !~ /^-/) {{print $i; exit}}}}' {CONFIG}) && "
+    f"redis-cli -h \"${{address:-127.0.0.1}}\" -p \"$port\" PING 2>&1 | grep -qE '^(PONG|NOAUTH)'"
+)
 
 
 def redis_keeps_aof() -> bool:

@@ -139,6 +139,10 @@ class RedisSettings(ComponentSettings):
         secret=True,
         check=_password,
     )
+    start_timeout: int = setting(
+        60, doc="Seconds a (re)started Redis has to answer PING before its previous config is put back and the run fails.",
+        check=lambda v: None if v >= 5 else f"expected 5 or more, got {v}",
+    )
     maxmemory: str | None = setting(
         None,
         doc="Memory limit like '256mb' or '2gb' (Redis units); null derives it from maxmemory_fraction.",
