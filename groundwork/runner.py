@@ -11,6 +11,7 @@ operation planned: a typo anywhere stops the whole run with nothing touched.
 
 from __future__ import annotations
 
+import ipaddress
 from types import SimpleNamespace
 
 from pyinfra import context, host
@@ -95,7 +96,9 @@ def deploy_components(*names: str) -> None:
 
 def check_addresses(run: HostRun) -> None:
     """Every address a service is told to bind is one the host has (read before any operation)."""
-    wanted = [(listener.key, a) for listener in run.listeners() for a in listener.addresses]
+    # Loopback is on every host: no command is spent on it.
+    wanted = [(listener.key, a) for listener in run.listeners() for a in listener.addresses
+              if not ipaddress.ip_address(a).is_loopback]
     if not wanted:
         return
     have = set(fact_at_start(IpAddresses) or ())

@@ -48,6 +48,17 @@ def test_health_is_200_with_postgres_and_redis(app):
     assert get("/health") == {"status": "ok", "postgres": "ok", "redis": "ok"}
 
 
+def test_name_run_runs_the_releases_console_scripts_and_python_as_typed(app):
+    # Exactly as the README shows it, on the host.
+    migrate = run_on("lab1", "demoapp-run demoapp-migrate")
+    assert migrate.returncode == 0, migrate.stderr
+    python = run_on("lab1", "demoapp-run python -c 'import sys, demoapp; print(sys.prefix)'")
+    assert python.returncode == 0, python.stderr
+    assert python.stdout.strip().startswith("/srv/demoapp/") and python.stdout.strip().endswith("/venv")
+    missing = run_on("lab1", "demoapp-run no-such-command")
+    assert missing.returncode == 127 and "no-such-command: not found in release current" in missing.stderr
+
+
 def test_items_with_embeddings_round_trip(app):
     get("/items", "POST", {"name": "north", "embedding": [1, 0, 0]})
     get("/items", "POST", {"name": "east", "embedding": [0, 1, 0]})
