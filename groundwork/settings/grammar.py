@@ -33,6 +33,26 @@ PG_LOCALE = matches(r"(C|POSIX|[A-Za-z]{2,3}(_[A-Za-z]{2})?)(\.[A-Za-z0-9-]+)?(@
 PG_PARAMETER = matches(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?", "a parameter name like 'work_mem'")
 
 
+HOSTNAME = matches(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+                   "a host name like 'shop.example.com'")
+
+
+def on_calendar(value: str) -> str | None:
+    """A systemd OnCalendar= expression, as systemd itself parses it (systemd-analyze,
+    where the control machine has it; else a loose shape check)."""
+    import shutil
+    import subprocess
+
+    expected = f"expected a systemd OnCalendar expression like 'hourly' or '*:0/5', got {value!r}"
+    if not re.fullmatch(r"[A-Za-z0-9*:/,.~ +-]+", value):
+        return expected
+    analyze = shutil.which("systemd-analyze")
+    if analyze:
+        proc = subprocess.run([analyze, "calendar", value], capture_output=True, text=True, timeout=30)
+        return None if proc.returncode == 0 else expected
+    return None
+
+
 def non_negative(value: int) -> str | None:
     return None if value >= 0 else f"expected 0 or more, got {value}"
 

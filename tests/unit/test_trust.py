@@ -162,7 +162,7 @@ def test_the_activation_script_quotes_the_health_request(tmp_path):
     rendered = get_template(template("usr/local/sbin/groundwork-activate-NAME")).render(
         app_name="app", health_path=app.health_path, health_timeout=5, keep_releases=3, graceful_timeout=30,
         health_request=" ".join(escape.shell_word(w) for w in app.health_request),
-        health_path_word=escape.shell_word(app.health_path))
+        health_path_word=escape.shell_word(app.health_path), restart_after_switch="app-celery-worker.service")
     assert "--unix-socket /run/app/gunicorn.sock 'http://localhost/health?probe=1&x=%20'" in rendered
     script = tmp_path / "activate"
     script.write_text(rendered)

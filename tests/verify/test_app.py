@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import shlex
 
+import pytest
 
 
 def _app(settings):
@@ -15,7 +16,8 @@ def _app(settings):
 @pytest.mark.group("app")
 def test_app_answers_its_health_check(host, settings):
     app = _app(settings)
-    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {app.curl_target}{app.health_path}")
+    request = " ".join(shlex.quote(word) for word in app.health_request)  # the health gate's own request
+    code = host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 {request}")
     assert code == "200"
 
 
@@ -101,3 +103,21 @@ def test_static_files_are_collected_into_the_release(host, settings):
     static = f"/srv/{app.name}/current/static"
     assert host.file(static).is_directory and host.file(static).user == "root"
     assert host.check_output(f"find {static} -type f | head -1") != ""
+
+
+@pytest.mark.group("app")
+def test_app_timers_are_scheduled(host, settings):
+    app = _app(settings)
+    for timer in app.timers:
+        unit = host.service(f"{app.name}-timer-{timer.name}.timer")
+        if timer.hosts == "all" or unit.is_enabled:  # a 'one' timer runs on the first app host only
+            assert unit.is_enabled and unit.is_running, timer.name
+
+
+@pytest.mark.group("app")
+def test_app_processes_run(host, settings):
+    app = _app(settings)
+    for process in app.processes:
+        unit = host.service(f"{app.name}-proc-{process.name}.service")
+        if process.hosts == "all" or unit.is_enabled:
+            assert unit.is_enabled and unit.is_running, process.name

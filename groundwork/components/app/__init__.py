@@ -7,7 +7,7 @@ from pyinfra.api.exceptions import PyinfraError
 from ...component import Component, HostRun, Listener, Opening
 from ...fleet import APP, WEB, WORKER
 from ...settings.schema import deploy_problems
-from .deploy import APP_PACKAGES, deploy_app
+from .deploy import app_packages, deploy_app
 from .release import check_inputs
 from .settings import AppSettings, CelerySettings
 from .wiring import app_environment, env_file, runs_app, served_app
@@ -29,7 +29,7 @@ def _checks(run: HostRun) -> list[str]:
         problems += deploy_problems(me.name, settings.app)
     if me.plays(WORKER):
         problems += deploy_problems(me.name, settings.celery)
-        if not me.plays(APP) and settings.celery.app:
+        if not me.plays(APP) and settings.celery.enabled:
             problems.append(
                 f"host {me.name}: groups: in group worker but not in group app; Celery runs from the "
                 "app's release, so worker hosts must be app hosts too"
@@ -71,7 +71,7 @@ APP_COMPONENT = Component(
     name="app",
     settings=(AppSettings, CelerySettings),
     plays=lambda run: runs_app(run.host),
-    packages=lambda run: APP_PACKAGES,
+    packages=lambda run: app_packages(run.settings.app),
     openings=_openings,
     checks=_checks,
     listens=_listens,

@@ -10,11 +10,12 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.files import File, Link
+from pyinfra.facts.files import File, FindFiles, Link
 
 from ...changes import ServiceChanges, await_answer, watched_upload
 from ...escape import python_literal, shell_word, systemd_word
 from ...facts.host import CpuCount
+from ...facts.once import fact_at_start
 from ...operations import files, server, systemd
 from ...packages import ensure_packages
 from ...paths import template
@@ -78,9 +79,10 @@ APP_PACKAGES = ["python3-venv", "curl"]
 def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[str, str],
                run_migrations: bool, run_worker: bool, run_beat: bool) -> None:
     """`environment` holds DATABASE_URL/REDIS_URL (groundwork.components.app.wiring);
-    `run_migrations` and `run_beat` are true on exactly one host (groundwork.fleet)."""
+    `run_migrations` and `run_beat` are true on exactly one host (groundwork.fleet):
+    the first app host, which also runs the timers and processes meant for one host."""
     name = settings.name
-    ensure_packages(APP_PACKAGES, name="Install python3-venv and curl")
+    ensure_packages(app_packages(settings), name="Install the app's packages")
     create_app_user(name)
     release = build_for_host(settings)
 
@@ -93,9 +95,13 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
     workers = {unit: ServiceChanges(unit, action="restart", ready=stays_active(unit),
                                     timeout=celery.stop_timeout + 30)
                for unit in celery_units(name, celery, run_worker, run_beat)}
-    restarts = [web, *workers.values()]
-    upload_config(settings, environment, restarts, web_reload)
+    timers = [t for t in settings.timers if t.hosts == "all" or run_migrations]
+    processes = {f"{name}-proc-{p.name}.service": p for p in settings.processes if p.hosts == "all" or run_migrations}
+    extras = {unit: ServiceChanges(unit, action="restart", ready=stays_active(unit), timeout=60) for unit in processes}
+    restarts = [web, *workers.values(), *extras.values()]
+    upload_config(settings, environment, restarts, web_reload, restart_after_switch=[*workers, *extras])
     upload_units(settings, celery, web, workers)
+    upload_timers_and_processes(settings, timers, processes, extras)
 
     current = host.get_fact(Link, path=f"/srv/{name}/current")
     live = bool(current) and Path(current.get("link_target", "")).name == release.id
@@ -123,6 +129,26 @@ def deploy_app(settings: AppSettings, celery: CelerySettings, environment: dict[
         change.apply()
     if run_worker:
         run_celery(name, celery, run_beat)
+    run_timers_and_processes(name, timers, processes)
+
+
+def app_packages(settings: AppSettings) -> list[str]:
+    """What the app needs on its hosts: ours, and the app's own (app_packages)."""
+    return [*APP_PACKAGES, *settings.packages]
+
+
+def venv_command(name: str, words: list[str]) -> str:
+    """An ExecStart= command line running `words` from the current release: a bare first
+    word is the release's (a console script, python)."""
+    first, *rest = words
+    if "/" not in first:
+        first = f"/srv/{name}/current/venv/bin/{first}"
+    return " ".join(systemd_word(word) for word in (first, *rest))
+
+
+def celery_start(name: str, celery: CelerySettings) -> str:
+    words = shlex.split(celery.command) if celery.command else ["python", "-m", "celery", "--app", celery.app]
+    return venv_command(name, words)
 
 
 def health_check(settings: AppSettings) -> str:
@@ -141,7 +167,7 @@ def stays_active(unit: str, seconds: int = 3) -> str:
 
 def celery_units(name: str, celery: CelerySettings, run_worker: bool, run_beat: bool) -> list[str]:
     """The Celery units that run on this host."""
-    if not celery.app or not run_worker:
+    if not celery.enabled or not run_worker:
         return []
     beat = [f"{name}-celery-beat.service"] if run_beat and celery.beat else []
     return [f"{name}-celery-worker.service", *beat]
@@ -159,7 +185,7 @@ def create_app_user(name: str) -> None:
 
 
 def upload_config(settings: AppSettings, environment: dict[str, str],
-                  restarts: list[ServiceChanges], web_reload: ServiceChanges) -> None:
+                  restarts: list[ServiceChanges], web_reload: ServiceChanges, restart_after_switch: list[str]) -> None:
     """The environment and your config files restart every unit; gunicorn.conf.py reloads Gunicorn."""
     name = settings.name
 
@@ -188,6 +214,7 @@ def upload_config(settings: AppSettings, environment: dict[str, str],
         health_path=settings.health_path, health_timeout=settings.health_timeout,
         keep_releases=settings.keep_releases, graceful_timeout=settings.graceful_timeout,
         health_request=" ".join(shell_word(word) for word in settings.health_request),
+        restart_after_switch=" ".join(shell_word(unit) for unit in restart_after_switch),
         health_path_word=shell_word(settings.health_path),
     )
 
@@ -227,19 +254,65 @@ def upload_units(settings: AppSettings, celery: CelerySettings,
         uploads.append(watched_upload([c for c in (workers.get(worker_unit),) if c], files.template,
             name=f"Upload {worker_unit}", src=template("etc/systemd/system/NAME-celery-worker.service"),
             dest=f"/etc/systemd/system/{worker_unit}", mode="0644",
-            celery_app=systemd_word(celery.app), queues=systemd_word(",".join(celery.queues)) if celery.queues else "",
+            celery_start=celery_start(name, celery), queues=systemd_word(",".join(celery.queues)) if celery.queues else "",
             concurrency=celery.concurrency,
             stop_timeout=celery.stop_timeout, **common,
         ))
         uploads.append(watched_upload([c for c in (workers.get(beat_unit),) if c], files.template,
             name=f"Upload {beat_unit}", src=template("etc/systemd/system/NAME-celery-beat.service"),
-            dest=f"/etc/systemd/system/{beat_unit}", mode="0644", celery_app=systemd_word(celery.app), **common,
+            dest=f"/etc/systemd/system/{beat_unit}", mode="0644", celery_start=celery_start(name, celery), **common,
         ))
     systemd.daemon_reload(name="Reload systemd units", _if=lambda: any(op.did_change() for op in uploads))
 
 
+def upload_timers_and_processes(settings: AppSettings, timers: list, processes: dict, extras: dict) -> None:
+    """The app's timers and extra processes on this host; those no longer declared go."""
+    name = settings.name
+    common = {"app_name": name, "hardening": HARDENING}
+    uploads = []
+    for timer in timers:
+        unit = f"{name}-timer-{timer.name}"
+        uploads.append(files.template(
+            name=f"Upload {unit}.service", src=template("etc/systemd/system/NAME-timer-TIMER.service"),
+            dest=f"/etc/systemd/system/{unit}.service", mode="0644", timer_name=timer.name,
+            command=systemd_word(timer.command), **common,
+        ))
+        timer_changes = ServiceChanges(f"{unit}.timer", action="restart", daemon_reload=True)
+        uploads.append(watched_upload(timer_changes, files.template,
+            name=f"Upload {unit}.timer", src=template("etc/systemd/system/NAME-timer-TIMER.timer"),
+            dest=f"/etc/systemd/system/{unit}.timer", mode="0644", timer_name=timer.name,
+            schedule=timer.schedule, randomized_delay=timer.randomized_delay, app_name=name,
+        ))
+        timer_changes.apply()
+    for unit, process in processes.items():
+        uploads.append(watched_upload(extras[unit], files.template,
+            name=f"Upload {unit}", src=template("etc/systemd/system/NAME-proc-PROCESS.service"),
+            dest=f"/etc/systemd/system/{unit}", mode="0644", process_name=process.name,
+            command=systemd_word(f"exec {process.command}"), **common,
+        ))
+    systemd.daemon_reload(name="Reload systemd units for the app's timers and processes",
+                          _if=lambda: any(op.did_change() for op in uploads))
+    wanted = {f"{name}-timer-{t.name}.{kind}" for t in timers for kind in ("service", "timer")} | set(processes)
+    for path in sorted(fact_at_start(FindFiles, path="/etc/systemd/system", maxdepth=1,
+                                     fname=f"{name}-*") or []):
+        unit = path.rsplit("/", 1)[-1]
+        if unit not in wanted and unit.startswith((f"{name}-timer-", f"{name}-proc-")):
+            server.shell(name=f"Remove {unit}, no longer declared",
+                         commands=[f"systemctl disable --now {shlex.quote(unit)} 2>/dev/null || true; "
+                                   f"rm -f {shlex.quote(path)} && systemctl daemon-reload"])
+
+
+def run_timers_and_processes(name: str, timers: list, processes: dict) -> None:
+    for timer in timers:
+        systemd.service(name=f"Run the {timer.name} timer", service=f"{name}-timer-{timer.name}.timer",
+                        running=True, enabled=True)
+    for unit, process in processes.items():
+        started = systemd.service(name=f"Run the {process.name} process", service=unit, running=True, enabled=True)
+        await_answer(started, unit, stays_active(unit), 60)
+
+
 def run_celery(name: str, celery: CelerySettings, run_beat: bool) -> None:
-    if not celery.app:
+    if not celery.enabled:
         return
     systemd.service(name="Run the Celery worker", service=f"{name}-celery-worker.service",
                     running=True, enabled=True)

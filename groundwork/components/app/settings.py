@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ...settings.grammar import (
+    DEBIAN_PACKAGE,
     ENV_NAME,
+    HOSTNAME,
     PG_NAME,
     QUEUE_NAME,
     URL_PATH,
@@ -15,6 +18,7 @@ from ...settings.grammar import (
     ip_address,
     ip_or_network,
     non_negative,
+    on_calendar,
     url,
 )
 from ...settings.schema import ComponentSettings, matches, setting
@@ -73,6 +77,32 @@ class ConfigFile:
     src: str = setting(doc="Jinja2 template on the control machine (relative to the working directory).")
     dest: str = setting(doc="Absolute path on the host.", check=_absolute)
     mode: str = setting("0640", doc="File mode; owner root, group the app's group.", check=matches(r"0?[0-7]{3}", "a mode like '0640'"))
+
+
+def _command(value: str) -> str | None:
+    if not value.strip():
+        return "expected a command, got an empty one"
+    try:
+        shlex.split(value)
+    except ValueError as exc:
+        return f"expected a command a shell can split ({exc}), got {value!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class AppTimer:
+    name: str = setting(doc="Name of the timer: unit NAME-timer-<name>.", check=matches(r"[a-z][a-z0-9-]{0,30}", "a lowercase name (letters, digits, -)"))
+    command: str = setting(doc="Shell command run in the current release with the app's environment, e.g. 'djangoapp-manage clearsessions'.", check=_command)
+    schedule: str = setting(doc="When, in systemd OnCalendar syntax: 'hourly', '*:0/5', 'Mon *-*-* 03:00'.", check=on_calendar)
+    hosts: Literal["one", "all"] = setting("one", doc="'one': the first app host; 'all': every app host.")
+    randomized_delay: int = setting(60, doc="RandomizedDelaySec: seconds a run may be delayed at random, so hosts do not run at once.", check=non_negative)
+
+
+@dataclass(frozen=True)
+class AppProcess:
+    name: str = setting(doc="Name of the process: unit NAME-proc-<name>.", check=matches(r"[a-z][a-z0-9-]{0,30}", "a lowercase name (letters, digits, -)"))
+    command: str = setting(doc="Long-running shell command in the current release with the app's environment, e.g. 'celery --app x flower'.", check=_command)
+    hosts: Literal["one", "all"] = setting("one", doc="'one': the first app host; 'all': every app host.")
 
 
 @dataclass(frozen=True)
@@ -149,6 +179,20 @@ class AppSettings(ComponentSettings):
     )
     health_path: str = setting("/health", doc="Path polled after a switch; the release must answer 200.", check=URL_PATH)
     health_timeout: int = setting(60, doc="Seconds a new release has to answer health_path with 200 before it is rolled back.", check=_positive)
+    health_host: str | None = setting(
+        None, doc="Host header of the health check (Django's ALLOWED_HOSTS must admit it); null: the first of "
+        "nginx_server_names where nginx serves the app, else 'localhost'.", check=HOSTNAME,
+    )
+    packages: list[str] = setting(
+        default_factory=list, doc="Debian packages the app needs at runtime (e.g. 'git'), installed on app and worker hosts.",
+        check=each(DEBIAN_PACKAGE),
+    )
+    timers: list[AppTimer] = setting(
+        default_factory=list, doc="Periodic commands, each a systemd timer and service in the app's sandbox with its environment.",
+    )
+    processes: list[AppProcess] = setting(
+        default_factory=list, doc="Long-running processes beside Gunicorn and Celery (Procfile-style), restarted after a release switch.",
+    )
 
     # --- derived values: every caller asks here ------------------------------------
 
@@ -186,7 +230,15 @@ class AppSettings(ComponentSettings):
     @property
     def health_request(self) -> list[str]:
         """curl's arguments for the health path, one word each (the activation script quotes them)."""
-        return [*self.curl_target.split(" ")[:-1], self.curl_target.split(" ")[-1] + self.health_path]
+        host = ["-H", f"Host: {self.health_host}"] if self.health_host else []
+        return [*host, *self.curl_target.split(" ")[:-1], self.curl_target.split(" ")[-1] + self.health_path]
+
+    def cross_check(self):
+        for kind, items in (("timers", self.timers), ("processes", self.processes)):
+            names = [item.name for item in items]
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    yield f"{kind}[{i}].name", f"expected a name no other of app_{kind} has, got {name!r}"
 
     def deploy_check(self):
         if self.source is not None and self.callable is None:
@@ -199,10 +251,19 @@ class CelerySettings(ComponentSettings):
 
     prefix: ClassVar[str] = "celery"
 
-    app: str | None = setting(None, doc="The Celery app ('package.tasks:celery_app'); null runs no Celery.", check=CELERY_APP)
+    app: str | None = setting(None, doc="The Celery app ('package.tasks:celery_app'); null runs no Celery (unless celery_command is set).", check=CELERY_APP)
+    command: str | None = setting(
+        None, doc="The command that starts Celery with the app set up, as the framework documents it (e.g. "
+        "'djangoapp-manage celery'); groundwork appends 'worker ...' or 'beat ...'. Null: 'python -m celery --app <celery_app>'.",
+        check=_command,
+    )
     queues: list[str] = setting(
         default_factory=list, doc="Queues the worker consumes; empty for Celery's default queue.", check=each(QUEUE_NAME),
     )
     concurrency: int | None = setting(None, doc="Worker processes; null lets Celery take the CPU count.", check=_positive)
     beat: bool = setting(True, doc="Run Celery beat, on exactly one host of the worker group.")
     stop_timeout: int = setting(300, doc="Seconds a stopping worker gets to finish running tasks (warm shutdown).", check=_positive)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app or self.command)
