@@ -9,7 +9,7 @@ import pytest
 from groundwork.lab import lab
 from groundwork.testing.converge import converge
 
-LATE_MODULES = ["test_postgres.py", "test_redis.py", "test_backups.py", "test_firewall.py", "test_ssh_port.py", "test_lynis.py", "test_replication.py", "test_fleet.py", "test_lab_lifecycle.py"]
+LATE_MODULES = ["test_postgres.py", "test_redis.py", "test_backups.py", "test_firewall.py", "test_ssh_port.py", "test_lynis.py", "test_replication.py", "test_fleet.py", "test_djangoapp.py", "test_lab_lifecycle.py"]
 
 
 def pytest_collection_modifyitems(items):
