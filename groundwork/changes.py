@@ -157,13 +157,15 @@ def await_answer(started: OperationMeta, service: str, ready: str, timeout: int)
     )
 
 
-def watched_upload(changes, operation, **kwargs) -> OperationMeta:
-    """One of our file operations (files.put, files.template, files.checked_template)
-    that marks each of `changes` pending on the host before the file changes."""
+def watched_upload(changes, operation, watched: tuple[str, ...] | None = None, **kwargs) -> OperationMeta:
+    """One of our file operations (files.put, files.template, files.checked_template, or a
+    function calling one with `pending=`) that marks each of `changes` pending on the host
+    before the file changes. `watched`: the files it writes, when not its `dest` argument."""
     changes = [changes] if isinstance(changes, ServiceChanges) else list(changes)
+    files = watched if watched is not None else (kwargs["dest"],)
     op = operation(pending=tuple(c.marker for c in changes), **kwargs)
     for change in changes:
-        change.track(op, (kwargs["dest"],))
+        change.track(op, files)
     return op
 
 

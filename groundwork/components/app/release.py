@@ -4,7 +4,11 @@ Hosts get one tarball per release and install it with `pip --no-index`: no
 PyPI, git or compiler on a server, and the same bits on every host. Wheels are
 resolved for the host's Python and platform (`pip download --python-version
 --platform --only-binary`), so the control machine's own Python does not
-matter. A build is cached by its inputs; the release id is the tarball's hash.
+matter. A requirement published only as a pure-Python sdist is built into a
+`py3-none-any` wheel here and offered to that resolution with --find-links;
+one that builds only as a platform wheel is refused, since nothing on the host
+could build it. A build is cached by its inputs; the release id is the
+tarball's hash.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +34,12 @@ SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "build", "dist", ".p
 SERVER_REQUIREMENTS = {"asgi": ["gunicorn>=23", "uvicorn-worker"], "wsgi": ["gunicorn>=23"]}
 # A fixed timestamp makes the app's own wheel, and so the release id, reproducible.
 SOURCE_DATE_EPOCH = "315532800"
+# Backends that iterate over sets write files in hash order; pin it too.
+BUILD_ENV = {"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "PYTHONHASHSEED": "0"}
+# What a wheel built here may be tagged to ship to any host: pure Python.
+PURE_PYTHON_TAGS = {"py3", "py2.py3"}
+# The date every entry of a wheel built from an sdist gets (zip's earliest).
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,20 @@ class Target:
         major, minor = (int(p) for p in self.glibc.split(".")[:2])
         tags = [f"manylinux_{major}_{m}_{self.machine}" for m in range(minor, 16, -1)] if major == 2 else []
         return tags + [f"manylinux2014_{self.machine}", f"linux_{self.machine}"]
+
+    def pip_args(self) -> list[str]:
+        """pip's options to pick wheels for the host rather than for the Python running pip."""
+        return [
+            "--python-version", self.python, "--implementation", "cp", "--abi", self.abi(),
+            *[arg for tag in self.platform_tags() for arg in ("--platform", tag)],
+        ]
+
+    def abi(self) -> str:
+        return f"cp{self.python.replace('.', '')}"
+
+    def describe(self) -> str:
+        """The host as people say it, for messages."""
+        return f"Python {self.python} on {self.machine} (manylinux glibc {self.glibc})"
 
 
 @dataclass(frozen=True)
@@ -99,6 +125,9 @@ def input_digest(source: Path, kind: str, constraints: Path | None, requirements
     digest.update((_tree_digest(source) if kind == "project" else hashlib.sha256(source.read_bytes()).hexdigest()).encode())
     if constraints:
         digest.update(constraints.read_bytes())
+    for requirement in requirements:  # a vendored wheel or sdist given by path: its bytes, not its name
+        if Path(requirement).is_file():
+            digest.update(hashlib.sha256(Path(requirement).read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -120,37 +149,169 @@ def build_release(
         data = json.loads(manifest.read_text())
         return Release(_release_id(data["sha256"], salt), cache / "release.tar", tuple(data["requirements"]))
 
+    try:
+        pins = _build_tarball(source, kind, requirements, constraints, target, cache / "release.tar")
+    except PipFailed as failure:
+        raise PyinfraError(failure.explain(target)) from None
+    digest = hashlib.sha256((cache / "release.tar").read_bytes()).hexdigest()
+    manifest.write_text(json.dumps({"sha256": digest, "requirements": pins}, indent=2) + "\n")
+    return Release(_release_id(digest, salt), cache / "release.tar", tuple(pins))
+
+
+def _build_tarball(
+    source: Path, kind: str, requirements: list[str], constraints: Path | None, target: Target, tarball: Path,
+) -> list[str]:
+    """Resolve and pack in a scratch directory, so a failed build leaves nothing in the cache."""
     with tempfile.TemporaryDirectory(prefix="groundwork-build-") as tmp:
         work = Path(tmp)
-        wheels = work / "wheels"
-        wheels.mkdir()
-        wanted = list(requirements)
-        if kind == "project":
-            copy = work / "src"
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*SKIP_DIRS, "*.egg-info", "*.pyc"))
-            _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(copy), env={"SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH})
-            wanted.append(str(next(wheels.glob("*.whl"))))
-        elif kind == "wheel":
-            shutil.copy2(source, wheels / source.name)
-            wanted.append(str(wheels / source.name))
-        else:
-            wanted += ["-r", str(source)]
-        _pip(
-            "download", "--dest", str(wheels), "--only-binary=:all:",
-            "--python-version", target.python, "--implementation", "cp",
-            "--abi", f"cp{target.python.replace('.', '')}",
-            *[arg for tag in target.platform_tags() for arg in ("--platform", tag)],
-            *(["--constraint", str(constraints)] if constraints else []),
-            *wanted,
-        )
-        pins = sorted(_pin(whl.name) for whl in wheels.glob("*.whl"))
+        (work / "built").mkdir()
+        wanted = [*_local_sdists_built(requirements, target, work), *_app_requirement(source, kind, work)]
+        _resolve(wanted, work / "wheels", constraints, target, work)
+        pins = sorted(_pin(whl.name) for whl in (work / "wheels").glob("*.whl"))
         (work / "requirements.txt").write_text("".join(f"{p}\n" for p in pins))
-        cache.mkdir(parents=True, exist_ok=True)
-        tarball = cache / "release.tar"
+        tarball.parent.mkdir(parents=True, exist_ok=True)
         _deterministic_tar(work, ["requirements.txt", "wheels"], tarball)
-    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    manifest.write_text(json.dumps({"sha256": digest, "requirements": pins}, indent=2) + "\n")
-    return Release(_release_id(digest, salt), tarball, tuple(pins))
+    return pins
+
+
+def _app_requirement(source: Path, kind: str, work: Path) -> list[str]:
+    """The app as pip arguments; a project is built from a copy so that its
+    build leftovers never land in the user's tree."""
+    if kind == "wheel":
+        return [str(source)]
+    if kind == "requirements":
+        return ["-r", str(source)]
+    copy = work / "src" / source.name
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns(*SKIP_DIRS, "*.egg-info", "*.pyc"))
+    _pip("wheel", "--no-deps", "--wheel-dir", str(work / "app"), str(copy), env=BUILD_ENV,
+         subject=f"the app at {source}")
+    return [str(next((work / "app").glob("*.whl")))]
+
+
+def _local_sdists_built(requirements: list[str], target: Target, work: Path) -> list[str]:
+    """Requirements with each sdist given as a local path (app_extra_requirements
+    naming a vendored .tar.gz or .zip) replaced by the pure-Python wheel built from it.
+
+    pip download passes a local sdist through as it is, and a host without an
+    index could not build it.
+    """
+    out = []
+    for requirement in requirements:
+        path = Path(requirement)
+        if not (requirement.endswith((".tar.gz", ".zip")) and path.is_file()):
+            out.append(requirement)
+            continue
+        scratch = Path(tempfile.mkdtemp(prefix="local-sdist-", dir=work))
+        _pip("wheel", "--no-deps", "--ignore-requires-python", "--no-cache-dir", "--wheel-dir", str(scratch),
+             str(path.resolve()), env=BUILD_ENV, subject=requirement)
+        wheel = next(scratch.glob("*.whl"))
+        _check_pure(wheel, target)
+        _normalize_wheel(wheel, work / "built" / wheel.name)
+        out.append(str(work / "built" / wheel.name))
+    return out
+
+
+def _resolve(wanted: list[str], wheels: Path, constraints: Path | None, target: Target, work: Path) -> None:
+    """Every wheel the host needs, in `wheels`.
+
+    pip stops at the first requirement with no wheel for the host, so each
+    such miss is built from its sdist (if that gives a pure-Python wheel) into
+    `built` and the whole set is resolved again with it on --find-links; the
+    run that succeeds is still binary-only for the host's platform. A miss
+    seen twice means the built wheel did not help, and pip's words stand.
+    """
+    built = work / "built"
+    built.mkdir(exist_ok=True)
+    tried: set[str] = set()
+    while True:
+        try:
+            return _download(wanted, wheels, constraints, target, built)
+        except PipFailed as failure:
+            missing = failure.missing()
+            if missing is None or missing in tried:
+                raise
+            tried.add(missing)
+            _build_pure_wheel(missing, built, constraints, target, work, failure)
+
+
+def _download(wanted: list[str], dest: Path, constraints: Path | None, target: Target, built: Path) -> None:
+    # A run that failed may have left some of its wheels; only the last run's count.
+    shutil.rmtree(dest, ignore_errors=True)
+    _pip(
+        "download", "--dest", str(dest), "--only-binary=:all:", *target.pip_args(),
+        *_constraint_args(constraints), "--find-links", str(built), *wanted,
+    )
+
+
+def _constraint_args(constraints: Path | None) -> list[str]:
+    return ["--constraint", str(constraints)] if constraints else []
+
+
+def _build_pure_wheel(
+    spec: str, built: Path, constraints: Path | None, target: Target, work: Path, failure: PipFailed,
+) -> None:
+    """The wheel for `spec` built from its sdist, into `built`, or why not.
+
+    The sdist is chosen by pip for the host's Python (Requires-Python,
+    constraints), then built in pip's isolated build environment with the
+    control machine's Python, which is why only a pure-Python result is
+    fit for the host. No sdist either means the first failure is the answer.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="sdist-", dir=work))
+    try:
+        _pip("download", "--dest", str(scratch), "--no-deps", "--no-binary", _project_name(spec),
+             *target.pip_args(), *_constraint_args(constraints), spec, subject=spec)
+    except PipFailed as again:
+        raise failure if again.missing() else again
+    sdist = next(scratch.iterdir(), None)
+    if sdist is None:  # pip skipped it, e.g. on a marker: nothing to build
+        raise failure
+    # --ignore-requires-python: the host's Python was checked when choosing
+    # the sdist, and the one running pip may be older. --no-cache-dir: at a
+    # fresh temporary path, the sdist would only ever add to pip's wheel cache.
+    _pip("wheel", "--no-deps", "--ignore-requires-python", "--no-cache-dir", "--wheel-dir", str(scratch / "wheel"),
+         str(sdist), env=BUILD_ENV, subject=spec)
+    wheel = next((scratch / "wheel").glob("*.whl"))
+    _check_pure(wheel, target)
+    _normalize_wheel(wheel, built / wheel.name)
+
+
+def _project_name(spec: str) -> str:
+    return re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", spec.strip()).group(0)
+
+
+def _check_pure(wheel: Path, target: Target) -> None:
+    """Refuse a wheel only the control machine could run: nothing on the host can build one."""
+    parts = wheel.name[: -len(".whl")].split("-")
+    python, abi, platform = parts[-3:]
+    if python in PURE_PYTHON_TAGS and abi == "none" and platform == "any":
+        return
+    name, version = _pin(wheel.name).split("==")
+    raise PyinfraError(
+        f"app_source: {name} {version} has no wheel for {target.abi()}/{target.platform_tags()[0]} and builds "
+        f"only as a platform wheel ({python}-{abi}-{platform}); publish or build a wheel for the host's platform "
+        "and add it with app_extra_requirements (a path to the .whl) or pin a version that has one"
+    )
+
+
+def _normalize_wheel(src: Path, dest: Path) -> None:
+    """Repack a wheel built here so that its bytes depend on its files alone.
+
+    Not every build backend honours SOURCE_DATE_EPOCH, and a zip records
+    each entry's date, order and mode, which would make each build's release
+    id differ. The files themselves (and so RECORD) are kept as built, so the
+    wheel stays valid; only the container is made canonical.
+    """
+    with zipfile.ZipFile(src) as whl:
+        entries = [(i.filename, i.external_attr >> 16, whl.read(i)) for i in whl.infolist() if not i.is_dir()]
+    # The wheel spec wants .dist-info last, RECORD at the very end.
+    entries.sort(key=lambda e: (".dist-info/" in e[0], e[0].endswith(".dist-info/RECORD"), e[0]))
+    with zipfile.ZipFile(dest, "w") as out:
+        for name, mode, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.external_attr = (stat.S_IFREG | (0o755 if mode & 0o111 else 0o644)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, data)
 
 
 def _release_id(tarball_sha256: str, salt: str) -> str:
@@ -164,13 +325,90 @@ def _pin(wheel_name: str) -> str:
     return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
 
 
-def _pip(*args: str, env: dict[str, str] | None = None) -> None:
+class PipFailed(Exception):
+    """A pip run that failed, kept whole so that the caller can tell a
+    missing wheel (worth building) from the rest, and explain it in one line."""
+
+    def __init__(self, command: str, stdout: str, stderr: str, subject: str | None = None):
+        super().__init__(f"pip {command} failed")
+        self.command, self.stdout, self.stderr, self.subject = command, stdout, stderr, subject
+
+    def missing(self) -> str | None:
+        """The requirement pip found no distribution for, without pip's "(from ...)" trail."""
+        found = re.search(r"No matching distribution found for (.+)", self.stderr) or re.search(
+            r"Could not find a version that satisfies the requirement (.+?)(?: \(from versions:.*)?$",
+            self.stderr, re.MULTILINE,
+        )
+        return re.sub(r"\s+\(from .*$", "", found.group(1).strip()) if found else None
+
+    def explain(self, target: Target) -> str:
+        lead = f"building the release failed: {pip_summary(self, target)}"
+        return "\n".join(filter(None, [lead, pip_detail(self)]))
+
+
+def _pip(*args: str, env: dict[str, str] | None = None, subject: str | None = None) -> None:
+    # Not -q: pip tells why a resolution conflicts only at the normal level, on stdout.
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
-        capture_output=True, text=True, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", args[0], "--progress-bar", "off", *args[1:]],
+        capture_output=True, text=True, check=False, env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:
-        raise PyinfraError(f"building the release failed: pip {args[0]}:\n{proc.stderr.strip()[-3000:]}")
+        raise PipFailed(args[0], proc.stdout, proc.stderr, subject)
+
+
+def pip_summary(failure: PipFailed, target: Target) -> str:
+    """One line naming what failed; pip's own lead line is often a 3,000-character version list."""
+    err = failure.stderr
+    if found := re.search(r"Package '([^']+)' requires a different Python: \S+ not in '([^']*)'", err):
+        return f"pip found {found.group(1)} only for Python {found.group(2)}, not the host's {target.python}"
+    if missing := failure.missing():
+        return f"pip could not find a version of {missing} for {target.describe()}"
+    if found := re.search(r"Cannot install (.+?) because these package versions have conflicting", err):
+        return f"pip could not install {found.group(1)} together (conflicting dependencies)"
+    if "DO NOT MATCH THE HASHES" in err:
+        names = re.findall(r"^\s+(\S+) from \S+.*:\n\s+Expected", err, re.MULTILINE) or ["a requirement"]
+        return f"pip found {', '.join(names)} with another hash than the requirements pin"
+    if found := re.search(r"(\S+\.whl) is not a supported wheel on this platform", err):
+        return f"{found.group(1)} is not a wheel for {target.describe()}"
+    if "did not run successfully" in err or re.search(r"Failed (to build|building wheel)", err):
+        return _build_summary(failure)
+    lines = [line.removeprefix("ERROR: ") for line in err.splitlines() if line.startswith("ERROR: ")]
+    lead = (lines or [line for line in err.splitlines() if line.strip()] or ["(no output)"])[0].strip()
+    return f"pip {failure.command} failed: {lead[:200]}"
+
+
+def _build_summary(failure: PipFailed) -> str:
+    """Which package would not build and at which step; pip before 25 does
+    not always name the package, then the requirement being built stands in."""
+    err = failure.stderr
+    named = (
+        re.search(r"Failed to build '([^']+)'", err)
+        or re.search(r"Failed building wheel for (\S+)", err)
+        or re.search(r"generating package metadata\.\n\S+ (?:from )?(?!See above)(\S+)", err)
+    )
+    name = failure.subject or (named and named.group(1).rstrip("/").rsplit("/", 1)[-1]) or "a requirement"
+    step = re.search(r"× (.+?) did not run successfully", err)
+    if not step:
+        return f"pip could not build {name}"
+    step_name = re.sub(r" for \S+$", "", re.sub(r"\s*\([^)]*\)", "", step.group(1))).lower()
+    return f"pip could not build {name}: {step_name} failed"
+
+
+def pip_detail(failure: PipFailed, limit: int = 2000) -> str:
+    """pip's own words, trimmed: version lists cut to their ends, and the
+    conflict's cause (which pip prints on stdout) added."""
+    text = re.sub(r"\(from versions: ([^)]*)\)", _short_versions, failure.stderr.strip())
+    cause = re.search(r"^The conflict is caused by:\n.*?(?=\n\s*\n|\Z)", failure.stdout, re.MULTILINE | re.DOTALL)
+    if cause:
+        text += "\n" + cause.group(0)
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def _short_versions(found: re.Match) -> str:
+    versions = [v.strip() for v in found.group(1).split(",")]
+    if len(versions) <= 8:
+        return found.group(0)
+    return f"(from versions: {', '.join(versions[:3])}, …, {', '.join(versions[-3:])}; {len(versions)} in all)"
 
 
 def _deterministic_tar(root: Path, names: list[str], dest: Path) -> None:

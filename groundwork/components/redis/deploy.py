@@ -36,8 +36,8 @@ def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS
     # restart that does not answer, which puts the previous files back.
     answers = PINGS
     redis = ServiceChanges(SERVICE, action="restart", ready=answers, timeout=settings.start_timeout)
-    watched_upload(redis, configure_redis, settings=settings, bind=bind)
-    watched_upload(redis, write_redis_users, settings=settings)
+    watched_upload(redis, configure_redis, watched=(CONFIG,), settings=settings, bind=bind)
+    watched_upload(redis, write_redis_users, watched=(USERS_ACL,), settings=settings)
     redis.apply()
     started = systemd.service(
         name="Enable and start redis-server", service=SERVICE, running=True, enabled=True,
