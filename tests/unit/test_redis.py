@@ -278,7 +278,7 @@ def test_redis_conf_with_the_defaults():
         "supervised systemd",
         "pidfile /run/redis/redis-server.pid",
         "loglevel notice",
-        "logfile /var/log/redis/redis-server.log",
+        'logfile ""',
         "databases 16",
         "always-show-logo no",
         "set-proc-title yes",
