@@ -71,11 +71,11 @@ def test_role_password_is_never_echoed():
 def test_bad_identifiers_clients_and_repository():
     found = problems({
         "postgres_roles": [{"name": "App-Role"}],
-        "postgres_allowed_clients": ["10.0.0.5", "10.0.0.0/33"],
+        "postgres_allowed_clients": ["10.0.0.5/32", "10.0.0.0/33"],
         "postgres_apt_repository": "ppa",
     })
     assert found == [
-        "host db1: postgres_allowed_clients: expected addresses or networks like 10.0.0.5 or 10.0.0.0/24, got '10.0.0.0/33'",
+        "host db1: postgres_allowed_clients: expected networks with a prefix length like 10.0.0.5/32 or 10.0.0.0/24, got '10.0.0.0/33'",
         "host db1: postgres_apt_repository: expected one of 'distribution', 'pgdg', got str ('ppa')",
         "host db1: postgres_roles[0].name: expected a lowercase SQL identifier (letters, digits, _), got 'App-Role'",
     ]

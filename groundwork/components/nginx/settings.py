@@ -28,7 +28,7 @@ def _seconds(value: int) -> str | None:
 
 @dataclass(frozen=True)
 class RateLimit:
-    location: str = setting(doc="URL prefix the limit applies to, e.g. '/api/'.", check=matches(r"/\S*", "a path like '/api/'"))
+    location: str = setting(doc="URL prefix the limit applies to, e.g. '/api/'.", check=matches(r"/[A-Za-z0-9._~%/+=:@!,-]*", "a path like '/api/' (letters, digits and ._~%/+=:@!,- only)"))
     rate: str = setting(doc="Requests per client address, e.g. '10r/s'.", check=RATE)
     burst: int = setting(20, doc="Requests allowed above the rate before 429s.", check=non_negative)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -21,11 +22,15 @@ IDENTIFIER = matches(r"[a-z_][a-z0-9_]{0,62}", "a lowercase SQL identifier (lett
 
 
 def _cidrs(values: tuple[str, ...]) -> str | None:
+    # pg_hba.conf wants ADDRESS/BITS: a bare address or a dotted mask would be read wrongly.
     for value in values:
         try:
             ipaddress.ip_network(value, strict=False)
+            valid = re.fullmatch(r"[0-9A-Fa-f:.]+/\d{1,3}", value) is not None
         except ValueError:
-            return f"expected addresses or networks like 10.0.0.5 or 10.0.0.0/24, got {value!r}"
+            valid = False
+        if not valid:
+            return f"expected networks with a prefix length like 10.0.0.5/32 or 10.0.0.0/24, got {value!r}"
     return None
 
 

@@ -68,8 +68,26 @@ def _app_user(value: str) -> str | None:
 _PASSWORD_RULE = re.compile(r"^(?:[<>#!].*|nopass|resetpass|on|off|reset)$", re.IGNORECASE)
 
 
+# Categories and commands an app user may be granted: none of them reaches admin or
+# dangerous commands (@slow, for one, holds CONFIG; a selector "(...)" is a second rule set).
+_GRANTABLE_CATEGORIES = frozenset({
+    "@read", "@write", "@keyspace", "@string", "@list", "@hash", "@set", "@sortedset", "@stream", "@pubsub",
+    "@transaction", "@connection", "@scripting", "@geo", "@bitmap", "@hyperloglog", "@fast",
+})
+_FORBIDDEN_COMMANDS = frozenset({
+    "config", "acl", "debug", "shutdown", "replicaof", "slaveof", "monitor", "module", "save", "bgsave",
+    "bgrewriteaof", "flushall", "flushdb", "sync", "psync", "failover", "cluster", "migrate", "restore",
+    "client", "latency", "memory", "swapdb", "lastsave", "info", "keys", "sort", "object", "pfdebug",
+    "pfselftest", "function", "script", "eval", "evalsha", "readonly", "readwrite", "role", "slowlog",
+})
+
+
 def _app_acl(value: str) -> str | None:
-    rules = value.split()
+    # Redis splits the ACL file's rules on the space character alone.
+    if re.search(r"\s", value.replace(" ", "")) or "(" in value or ")" in value:
+        return "expected ACL rules separated by single spaces, without selectors '(...)'"
+    rules = value.split(" ")
+    rules = [rule for rule in rules if rule]
     if not rules:
         return "expected ACL rules like '~* &* +@all -@admin -@dangerous', got ''"
     if any(_PASSWORD_RULE.match(rule) for rule in rules):
@@ -81,6 +99,11 @@ def _app_acl(value: str) -> str | None:
     granted = {"+@admin", "+@dangerous"} & set(lowered)
     if granted or (grants_all and not {"-@admin", "-@dangerous"} <= set(withdrawn)):
         return f"expected rules that leave out @admin and @dangerous (e.g. '+@all -@admin -@dangerous'), got {value!r}"
+    for rule in lowered:
+        if rule.startswith("+@") and rule not in ("+@all", *("+" + c for c in _GRANTABLE_CATEGORIES)):
+            return f"expected categories an app may have (+@read, +@write, ...; not {rule}), got {value!r}"
+        if rule.startswith("+") and not rule.startswith("+@") and rule[1:].split("|")[0] in _FORBIDDEN_COMMANDS:
+            return f"expected commands an app may run (not {rule}: an admin or dangerous command), got {value!r}"
     return None
 
 
