@@ -112,7 +112,20 @@ def deploy_playing(run: HostRun, components: tuple[Component, ...]) -> None:
     """Each of `components` that plays on the run's host, in order."""
     for component in components:
         if component.plays(run):
-            component.deploy(run)
+            _call_in_run_order(run.components.index(component), component, run)
+
+
+# pyinfra orders the operations of different hosts by the line numbers of their
+# call stacks (pyinfra.api.util.get_operation_order_from_stack), not by the
+# order they were called in. Each component is called from a line of its own,
+# in run order, so that Postgres on the db host comes before the migrations on
+# an app host (and a component's own line numbers never decide that).
+_RUN_ORDER_SOURCE = "def _call_in_run_order(index, component, run):\n" + "".join(
+    f"    if index == {i}: return component.deploy(run)\n" for i in range(64)
+) + "    raise IndexError(f'no run-order line for component {index}')\n"
+_lines: dict = {}
+exec(compile(_RUN_ORDER_SOURCE, "<groundwork run order>", "exec"), _lines)
+_call_in_run_order = _lines["_call_in_run_order"]
 
 
 @deploy("Packages")

@@ -10,6 +10,7 @@ name only. Replaces the session's lab and leaves a fresh lab1 behind.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 
 import pytest
@@ -36,7 +37,8 @@ def django(lab_hosts):
 
 
 def https(path: str, *curl: str) -> str:
-    out = run_on("dj1", f"curl -sk --max-time 20 {' '.join(curl)} --resolve {SITE}:443:127.0.0.1 https://{SITE}{path}")
+    url = shlex.quote(f"https://{SITE}{path}")  # a query's '&' is the shell's otherwise
+    out = run_on("dj1", f"curl -sk --max-time 20 {' '.join(curl)} --resolve {SITE}:443:127.0.0.1 {url}")
     assert out.returncode == 0, out.stderr
     return out.stdout
 
