@@ -41,6 +41,7 @@ class Listener:
     key: str  # the setting, e.g. "postgres_port", or what it is when no setting sets it ("nginx")
     port: int
     addresses: tuple[str, ...] = ()
+    addresses_key: str | None = None  # the setting that names the addresses, when not `key`
 
 
 def _nothing(run: HostRun) -> list:

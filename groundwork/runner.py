@@ -97,7 +97,7 @@ def deploy_components(*names: str) -> None:
 def check_addresses(run: HostRun) -> None:
     """Every address a service is told to bind is one the host has (read before any operation)."""
     # Loopback is on every host: no command is spent on it.
-    wanted = [(listener.key, a) for listener in run.listeners() for a in listener.addresses
+    wanted = [(listener.addresses_key or listener.key, a) for listener in run.listeners() for a in listener.addresses
               if not ipaddress.ip_address(a).is_loopback]
     if not wanted:
         return

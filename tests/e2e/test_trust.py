@@ -84,7 +84,7 @@ def lab1(full_stack):
     ({"app_name": "nginx"}, "host lab1: app_name: expected a name no system user or service has"),
     ({"base_timezone": "Mars/Olympus_Mons"}, "host lab1: base_timezone: expected an IANA time zone"),
     ({"app_bind": "127.0.0.1:80"}, "host lab1: app_bind: expected a port from 1024 to 65535, got 80"),
-    ({"redis_bind": ["127.0.0.1", "10.99.99.99"]}, "host lab1: redis_port: 10.99.99.99 is not an address of this host"),
+    ({"redis_bind": ["127.0.0.1", "10.99.99.99"]}, "host lab1: redis_bind: 10.99.99.99 is not an address of this host"),
 ])
 def test_hostile_or_impossible_values_are_refused_before_any_change(full_stack, data, expected):
     before = sh("stat -c %Y /etc/demoapp/env /etc/postgresql/17/main/conf.d/20-groundwork.conf /etc/redis/redis.conf")

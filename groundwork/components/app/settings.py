@@ -59,6 +59,8 @@ def _tcp_bind(value: str) -> str | None:
         return expected
     if address.startswith("[") and address.endswith("]"):
         address = address[1:-1]
+    elif ":" in address:  # an IPv6 address needs its brackets: Gunicorn and URLs split on ':'
+        return expected
     if ip_address(address):
         return expected
     return _unprivileged_port(int(port))

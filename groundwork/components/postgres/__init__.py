@@ -77,7 +77,7 @@ def _deploy(run: HostRun) -> None:
 def _listens(run: HostRun) -> list[Listener]:
     postgres = run.settings.postgres
     hand_set = tuple(a for a in postgres.listen_addresses or () if a not in ("*", "localhost"))
-    return [Listener("postgres_port", postgres.port, hand_set)]
+    return [Listener("postgres_port", postgres.port, hand_set, "postgres_listen_addresses")]
 
 
 POSTGRES = Component(

@@ -34,7 +34,7 @@ def _listens(run: HostRun) -> list[Listener]:
     redis = run.settings.redis
     # A leading '-' marks an address Redis may miss (Debian's '-::1'); the others must exist.
     required = tuple(a for a in redis.bind or () if not a.startswith("-"))
-    return [Listener("redis_port", redis.port, required)]
+    return [Listener("redis_port", redis.port, required, "redis_bind")]
 
 
 REDIS = Component(

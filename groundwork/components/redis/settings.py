@@ -82,12 +82,23 @@ _FORBIDDEN_COMMANDS = frozenset({
 })
 
 
+_ACL_RULE = re.compile(
+    r"[+-]@?[a-z][a-z0-9|_-]*|~[!-~]+|%R?W?~[!-~]+|&[!-~]+|allkeys|allchannels|allcommands|nocommands|"
+    r"resetkeys|resetchannels|[<>#!].*|nopass|resetpass|on|off|reset",
+    re.IGNORECASE,
+)
+
+
 def _app_acl(value: str) -> str | None:
     # Redis splits the ACL file's rules on the space character alone.
     if re.search(r"\s", value.replace(" ", "")) or "(" in value or ")" in value:
         return "expected ACL rules separated by single spaces, without selectors '(...)'"
     rules = value.split(" ")
     rules = [rule for rule in rules if rule]
+    unknown = [rule for rule in rules if not _ACL_RULE.fullmatch(rule)]
+    if unknown:
+        # Redis refuses the whole ACL file for one rule it does not know, and does not start.
+        return f"expected ACL rules Redis knows (+cmd, -@category, ~pattern, &channel, ...), not {unknown[0]!r}"
     if not rules:
         return "expected ACL rules like '~* &* +@all -@admin -@dangerous', got ''"
     if any(_PASSWORD_RULE.match(rule) for rule in rules):
