@@ -15,7 +15,7 @@ import ipaddress
 from types import SimpleNamespace
 
 from pyinfra import context, host
-from pyinfra.api import deploy
+from pyinfra.api import deploy, operation
 
 from . import redaction
 from .component import Component, HostRun
@@ -109,10 +109,23 @@ def check_addresses(run: HostRun) -> None:
 
 
 def deploy_playing(run: HostRun, components: tuple[Component, ...]) -> None:
-    """Each of `components` that plays on the run's host, in order."""
+    """Each of `components` that plays on the run's host, in order; every host passes
+    one shared no-op after each component, so no host starts a component before every
+    host has done the ones before it (the db host's Postgres before an app host's migrations)."""
     for component in components:
         if component.plays(run):
             _call_in_run_order(run.components.index(component), component, run)
+        _all_hosts_past(name=f"Every host is past {component.name}")
+
+
+@operation(is_idempotent=True)
+def _all_hosts_past():
+    """Nothing to run: an operation every host shares. pyinfra orders the operations of
+    different hosts as a graph of each host's sequence, wave by wave; only shared
+    operations tie the hosts' sequences together."""
+    host.noop("in run order")
+    return
+    yield  # an operation is a generator
 
 
 # pyinfra orders the operations of different hosts by the line numbers of their

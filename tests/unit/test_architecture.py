@@ -186,6 +186,9 @@ def test_the_validation_pass_runs_the_toys_checks_before_anything_else():
 def test_the_runner_runs_the_toy_where_it_plays(monkeypatch):
     from groundwork import runner
 
+    passed = []  # the shared no-op after each component, on every host
+    monkeypatch.setattr(runner, "_all_hosts_past", lambda name: passed.append(name))
+
     ran = []
     toy = Component(name="toy", settings=(ToySettings,), plays=TOY.plays,
                     deploy=lambda run: ran.append(run.host.name))
@@ -195,6 +198,7 @@ def test_the_runner_runs_the_toy_where_it_plays(monkeypatch):
         run = HostRun(fleet, fleet[name], components)
         runner.deploy_playing(run, (toy,))
     assert ran == ["cache1"]
+    assert passed == ["Every host is past toy"] * 2  # on every host, where it plays or not
 
 
 def test_every_component_of_the_run_order_is_a_folder_with_its_record():
