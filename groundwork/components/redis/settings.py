@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from ...settings.grammar import at_least
 from ...settings.schema import ComponentSettings, matches, setting
 
 MIB = 1024 * 1024
@@ -175,7 +176,7 @@ class RedisSettings(ComponentSettings):
     )
     start_timeout: int = setting(
         60, doc="Seconds a (re)started Redis has to answer PING before its previous config is put back and the run fails.",
-        check=lambda v: None if v >= 5 else f"expected 5 or more, got {v}",
+        check=at_least(5),
     )
     maxmemory: str | None = setting(
         None,
