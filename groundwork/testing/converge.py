@@ -52,11 +52,12 @@ def converge(
     timeout: float = 1800,
     cwd: Path = ROOT,
     json_output: bool = True,
+    env: dict[str, str] | None = None,
 ) -> ConvergeResult:
     """`json_output=False` when a test reads what a failing command printed:
     pyinfra's --json mode leaves commands' output out of its log."""
     argv = scheduled.pyinfra_argv(inventory, deploy, json_output=json_output, data=data, extra_args=extra_args)
-    returncode, stdout, stderr = scheduled.run_pyinfra(argv, cwd=cwd, timeout=timeout)
+    returncode, stdout, stderr = scheduled.run_pyinfra(argv, cwd=cwd, timeout=timeout, env=env)
     payload = scheduled.parse_payload(stdout)
     report = scheduled.read_report(payload, returncode, dry_run=False)
     results = (payload or {}).get("results")

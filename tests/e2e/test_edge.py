@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 
 from groundwork.lab.acme import pebble_root
 from groundwork.lab.lab import run_on
-from groundwork.lab.state import LabState
+from groundwork.lab.state import LabState, lab_dir
 from groundwork.lab.system import ensure_apt_packages
+from groundwork.paths import ROOT
 from groundwork.testing.converge import converge
 
 LAB_INVENTORY = "inventories/lab.py"
@@ -73,13 +75,27 @@ def test_forced_renewal_changes_the_serial_and_reloads_without_restart(edge):
     assert run_on("lab1", "systemctl show -p MainPID --value nginx").stdout.strip() == pid
 
 
-def test_a_broken_site_template_fails_the_run_and_the_old_config_keeps_serving(edge):
+def tree_with_a_broken_site_template(where: Path) -> Path:
+    """groundwork as run from `where`, its site template ending in a directive nginx does not know
+    (no setting can write one: they are all checked against a grammar)."""
+    for entry in ROOT.iterdir():
+        if entry.name in ("groundwork", "templates"):
+            shutil.copytree(entry, where / entry.name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif entry.name not in (".git", ".venv", ".lab"):
+            (where / entry.name).symlink_to(entry)
+    site = where / "templates/etc/nginx/sites-available/NAME.conf.j2"
+    site.write_text(site.read_text() + "groundwork_not_a_directive on;\n")
+    return where
+
+
+def test_a_broken_site_template_fails_the_run_and_the_old_config_keeps_serving(edge, tmp_path):
     address, root = edge
     _, site_before = served(address)
-    # Passes groundwork's settings check, breaks nginx's syntax.
-    broken = converge(LAB_INVENTORY, "deploys/nginx.py", json_output=False,
-                      data={"nginx_rate_limits": [{"location": "/api/{", "rate": "10r/s"}]})
+    tree = tree_with_a_broken_site_template(tmp_path)
+    broken = converge(LAB_INVENTORY, "deploys/nginx.py", json_output=False, cwd=tree,
+                      env={"PYTHONPATH": str(tree), "GROUNDWORK_LAB_DIR": str(lab_dir())})
     assert broken.returncode != 0
+    assert 'unknown directive "groundwork_not_a_directive"' in broken.stderr
     assert "nginx: configuration file /etc/nginx/nginx.conf test failed" in broken.stderr
     assert served(address)[1] == site_before  # the old file is back on disk
     assert run_on("lab1", "nginx -t").returncode == 0

@@ -89,6 +89,11 @@ def test_a_refused_secret_is_not_shown():
     ({"app_name": "postgres"}, "host h1: app_name: expected a name no system user or service has, got 'postgres'"),
     ({"app_database_url": "mysql://x:y@db/app"}, "host h1: app_database_url: expected a postgres/postgresql"),
     ({"postgres_listen_addresses": ["db.internal"]}, "host h1: postgres_listen_addresses[0]: expected an IP address, '*' or 'localhost', got 'db.internal'"),
+    # Two `location /api/ {` blocks, or one beside nginx's own /static/, fail `nginx -t`.
+    ({"nginx_rate_limits": [{"location": "/api/", "rate": "1r/s"}, {"location": "/api/", "rate": "2r/s"}]},
+     "host h1: nginx_rate_limits: expected one limit per location, got '/api/' twice"),
+    ({"nginx_rate_limits": [{"location": "/static/", "rate": "1r/s"}]},
+     "host h1: nginx_rate_limits: expected a location outside /static/ (nginx serves static files itself), got '/static/'"),
 ])
 def test_values_that_cannot_work_are_refused(data, expected):
     assert expected in "\n".join(problems_of(**data)), problems_of(**data)
@@ -171,3 +176,17 @@ def test_the_activation_script_quotes_the_health_request(tmp_path):
 
 def test_postgres_conf_cannot_override_what_groundwork_derives():
     assert "host h1: postgres_conf['port']: expected a parameter groundwork does not set itself; port comes from postgres_port" in problems_of(postgres_conf={"port": "22"})
+
+
+def test_a_rate_limit_on_the_whole_site_goes_into_the_one_root_location():
+    site = get_template(template("etc/nginx/sites-available/NAME.conf")).render(
+        app_name="app", upstream_servers=["unix:/run/app/gunicorn.sock"], static_root="/srv/app/static",
+        server_names=["shop.example.com"], hsts_max_age=0, client_max_body_size="10m", proxy_connect_timeout=10,
+        proxy_read_timeout=60, proxy_send_timeout=60, static_max_age="30d", http2_directive=True,
+        session_tickets_off=False,
+        zones=[{"name": "groundwork_0", "location": "/", "burst": 5}, {"name": "groundwork_1", "location": "/api/", "burst": 1}],
+    )
+    https = site.split("listen 443")[1]
+    assert https.count("location / {") == 1 and https.count("location /api/ {") == 1
+    root = https.split("location / {")[1].split("}")[0]
+    assert "limit_req zone=groundwork_0 burst=5 nodelay;" in root and "groundwork_1" not in root

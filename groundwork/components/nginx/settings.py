@@ -33,6 +33,18 @@ class RateLimit:
     burst: int = setting(20, doc="Requests allowed above the rate before 429s.", check=non_negative)
 
 
+def _distinct_locations(limits: tuple[RateLimit, ...]) -> str | None:
+    seen: set[str] = set()
+    for limit in limits:
+        if limit.location in seen:
+            return f"expected one limit per location, got {limit.location!r} twice"
+        if limit.location.startswith("/static/"):
+            # nginx serves these itself from the app's static files.
+            return f"expected a location outside /static/ (nginx serves static files itself), got {limit.location!r}"
+        seen.add(limit.location)
+    return None
+
+
 @dataclass(frozen=True)
 class NginxSettings(ComponentSettings):
     """nginx in front of the app: HTTPS with modern TLS, security headers, limits, static files (deploys/nginx.py)."""
@@ -47,7 +59,9 @@ class NginxSettings(ComponentSettings):
     proxy_connect_timeout: int = setting(10, doc="Seconds to connect to the app.", check=_seconds)
     proxy_read_timeout: int = setting(300, doc="Seconds the app may take to answer (long reports need minutes).", check=_seconds)
     proxy_send_timeout: int = setting(300, doc="Seconds to send a request body to the app.", check=_seconds)
-    rate_limits: list[RateLimit] = setting(default_factory=list, doc="limit_req zones per location.")
+    rate_limits: list[RateLimit] = setting(
+        default_factory=list, doc="limit_req zones, one per location ('/' limits the whole site).", check=_distinct_locations,
+    )
     static_max_age: str = setting("30d", doc="Cache lifetime of static files.", check=matches(r"\d+[smhdwMy]", "a duration like '30d'"))
 
     def deploy_check(self):
