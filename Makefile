@@ -29,7 +29,7 @@ demo: setup
 
 # Unit tests, then the end-to-end tests on lab hosts; the lab is always torn down.
 test: setup
-	$(BIN)/pytest tests/unit tests/e2e; rc=$$?; $(BIN)/groundwork lab down; exit $$rc
+	$(BIN)/pytest --durations=30 tests/unit tests/e2e; rc=$$?; $(BIN)/groundwork lab down; exit $$rc
 
 unit: setup
 	$(BIN)/pytest tests/unit

@@ -34,6 +34,9 @@ def prepare_tree(state: LabState, host: LabHost, image: Path) -> Path:
     if resolv.is_symlink() or resolv.exists():
         resolv.unlink()
     resolv.write_text("")
+    # A throwaway host: dpkg need not fsync every file it unpacks (as Debian's
+    # container images do); the packages are the same, they land faster.
+    (root / "etc/dpkg/dpkg.cfg.d/01groundwork-lab-unsafe-io").write_text("force-unsafe-io\n")
     (root / "etc/apt/apt.conf.d/01groundwork-lab-proxy").write_text(
         f'Acquire::http::Proxy "http://{state.gateway}:{APT_CACHE_PORT}";\n'
     )
@@ -102,6 +105,19 @@ def stop(state: LabState, host: LabHost) -> None:
     if is_our_process(host.pid, "systemd-nspawn", f"--machine={host.name}"):
         terminate(host.pid, timeout=30)
     host.pid = None
+    state.save()
+
+
+def stop_all(state: LabState, hosts: list[LabHost]) -> None:
+    """Every host's orderly poweroff at once: a fleet's hosts go down in the time of the slowest."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    running = [h for h in hosts if is_our_process(h.pid, "systemd-nspawn", f"--machine={h.name}")]
+    if running:
+        with ThreadPoolExecutor(max_workers=len(running)) as pool:
+            list(pool.map(lambda h: terminate(h.pid, timeout=30), running))
+    for host in hosts:
+        host.pid = None
     state.save()
 
 

@@ -91,9 +91,8 @@ def down(quiet: bool = False) -> None:
     state = LabState.load()
     names = set(network.stale_host_names())
     if state:
-        for host in state.hosts.values():
-            hosts.stop(state, host)
-            names.add(host.name)
+        hosts.stop_all(state, list(state.hosts.values()))
+        names.update(state.hosts)
         stop_service(state, "apt-cacher-ng", "apt-cacher-ng")
         for name in list(state.services):
             stop_service(state, name, name)

@@ -8,8 +8,12 @@ import pytest
 
 from groundwork.lab import lab
 from groundwork.testing.converge import converge
+from groundwork.testing.lynis import audit
 
-LATE_MODULES = ["test_postgres.py", "test_redis.py", "test_backups.py", "test_firewall.py", "test_ssh_port.py", "test_lynis.py", "test_replication.py", "test_fleet.py", "test_djangoapp.py", "test_lab_lifecycle.py"]
+# The three baseline modules share one lab (baseline_pair), in this order:
+# test_ssh_port moves lab1's SSH port, so it comes last of them.
+LATE_MODULES = ["test_postgres.py", "test_redis.py", "test_backups.py", "test_firewall.py", "test_lynis.py",
+                "test_ssh_port.py", "test_replication.py", "test_fleet.py", "test_djangoapp.py", "test_lab_lifecycle.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -18,7 +22,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
     # Modules that replace the shared lab run after those that use it as the
     # full stack left it; the lab's own life-cycle tests take it down: last.
-    items.sort(key=lambda item: LATE_MODULES.index(item.path.name) if item.path.name in LATE_MODULES else -1)
+    items.sort(key=lambda item: LATE_MODULES.index(item.path.name)
+               if "tests/e2e/" in str(item.path) and item.path.name in LATE_MODULES else -1)
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +44,27 @@ def full_stack(lab_hosts):
     result = converge("inventories/lab.py", "deploys/full.py")
     assert result.ok, result.describe()
     return result
+
+
+BASELINE_SPECS = ["lab1:db,cache,app,worker,web", "lab2:probe"]
+
+
+def converge_baseline(**kwargs):
+    """deploys/base.py, then deploys/firewall.py: what every host gets."""
+    base = converge("inventories/lab.py", "deploys/base.py", **kwargs)
+    assert base.ok, base.describe()
+    firewall = converge("inventories/lab.py", "deploys/firewall.py", **kwargs)
+    assert firewall.ok, firewall.describe()
+    return base, firewall
+
+
+@pytest.fixture(scope="session")
+def baseline_pair(lab_hosts):
+    """lab1 runs the whole stack alone (every role), lab2 plays none: lab2's
+    lynis audit is taken while both are fresh, then both get the baseline
+    (base and firewall). Shared by test_firewall, test_lynis and test_ssh_port,
+    which run one after the other (LATE_MODULES); the next module replaces the lab."""
+    lab.up(BASELINE_SPECS)
+    fresh_audit = audit("lab2")
+    base, firewall = converge_baseline(timeout=900)
+    return {"fresh_audit": fresh_audit, "base": base, "firewall": firewall}

@@ -1,6 +1,6 @@
-"""deploys/base.py + deploys/firewall.py on two lab hosts, lab1 a one-host stack
-(every role) and lab2 a bystander: what the gateway (this machine) and lab2 can
-reach on lab1, re-converge, verify.
+"""deploys/base.py + deploys/firewall.py on two lab hosts (the baseline pair,
+conftest.py), lab1 a one-host stack (every role) and lab2 a bystander: what
+the gateway (this machine) and lab2 can reach on lab1, re-converge, verify.
 
 Nothing listens on 80/443 before nginx: "reachable" there means the firewall
 accepts the SYN and the host answers with a reset ("refused"); a port the
@@ -20,17 +20,6 @@ from groundwork.testing.verify import run_verify
 
 LAB_INVENTORY = "inventories/lab.py"
 HOSTS = ["lab1", "lab2"]
-# lab1 runs the whole stack alone (every role); lab2 plays no role, so no host
-# needs lab1's Postgres or Redis: a one-host setup, seen from a second machine.
-SPECS = ["lab1:db,cache,app,worker,web", "lab2:probe"]
-
-
-def converge_baseline(**kwargs):
-    base = converge(LAB_INVENTORY, "deploys/base.py", **kwargs)
-    assert base.ok, base.describe()
-    firewall = converge(LAB_INVENTORY, "deploys/firewall.py", **kwargs)
-    assert firewall.ok, firewall.describe()
-    return base, firewall
 
 
 def probe_from_gateway(address: str, port: int, timeout: float = 3) -> str:
@@ -44,12 +33,8 @@ def probe_from_gateway(address: str, port: int, timeout: float = 3) -> str:
 
 
 @pytest.fixture(scope="module")
-def converged(lab_hosts):
-    lab.up(SPECS)
-    try:
-        yield converge_baseline(timeout=900)
-    finally:
-        lab.up(["lab1"])
+def converged(baseline_pair):
+    return baseline_pair["base"], baseline_pair["firewall"]
 
 
 def test_first_converge_enables_ufw(converged):
@@ -59,7 +44,9 @@ def test_first_converge_enables_ufw(converged):
 
 
 def test_second_converge_changes_nothing(converged):
-    base, firewall = converge_baseline(timeout=600)
+    base = converge(LAB_INVENTORY, "deploys/base.py", timeout=600)
+    firewall = converge(LAB_INVENTORY, "deploys/firewall.py", timeout=600)
+    assert base.ok and firewall.ok, base.describe() + firewall.describe()
     assert base.changed == {} and firewall.changed == {}, base.describe() + firewall.describe()
 
 

@@ -13,7 +13,6 @@ import json
 import shlex
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
