@@ -17,7 +17,8 @@ A restart is done when the service answers (`ready`, polled for at most
 `timeout` seconds), not when systemctl returns. When the checker refuses the
 new config, or the service does not answer within the bound, the previous
 version of each file the change watches is put back (our file operations keep
-it under /var/lib/groundwork/previous before they change a file), the service
+it under /var/lib/groundwork/previous before they change a file; a file that
+did not exist before is removed, so the next run writes it again), the service
 is brought back on it, and the run fails with the service's own log lines. A
 failing host so fails within about twice `timeout` (plus the checker).
 
@@ -40,7 +41,7 @@ from pyinfra.facts.files import FindFiles
 from pyinfra.operations import server
 
 from .facts.once import fact_at_start
-from .operations.files import previous_copy
+from .operations.files import previous_absence, previous_copy
 from .paths import HOST_STATE_DIR
 
 PENDING_DIR = f"{HOST_STATE_DIR}/pending"
@@ -104,10 +105,13 @@ class ServiceChanges:
 
     def script(self) -> str:
         service, timeout = shlex.quote(self.service), self.timeout
-        previous = [(shlex.quote(previous_copy(f)), shlex.quote(f)) for f in self.files]
-        cleanup = " ".join([shlex.quote(self.marker), *(p for p, _ in previous)])
+        previous = [(shlex.quote(previous_copy(f)), shlex.quote(previous_absence(f)), shlex.quote(f)) for f in self.files]
+        cleanup = " ".join([shlex.quote(self.marker), *(p for p, _, _ in previous), *(a for _, a, _ in previous)])
         daemon_reload = self.daemon_reload or any(f.startswith("/etc/systemd/") for f in self.files)
-        restore = "; ".join(f"if [ -e {p} ]; then cp -a {p} {f}; fi" for p, f in previous) or ":"
+        # A file new with the change goes again: left in place, the next run would see it
+        # unchanged and never retry the restart it needs.
+        restore = "; ".join(f"if [ -e {p} ]; then cp -a {p} {f}; elif [ -e {a} ]; then rm -f {f}; fi"
+                            for p, a, f in previous) or ":"
         go = _with_retry_on_spawn_failure(f"timeout {timeout} systemctl {ACTIONS[self.action]} {service}", self.service)
         return "; ".join([
             f"ready() {{ {self.ready}; }}",

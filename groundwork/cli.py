@@ -14,10 +14,10 @@ def _lab(args: argparse.Namespace) -> int:
     from .lab import lab
 
     if args.lab_command == "up":
-        state = lab.up(args.names, count=args.hosts, subnet=args.subnet)
+        state = lab.up(args.names, count=args.hosts, subnet=args.subnet, suite=args.suite)
         for host in state.hosts.values():
             groups = ",".join(host.groups) or "-"
-            print(f"{host.name}\t{host.address}\tgroups: {groups}")
+            print(f"{host.name}\t{host.address}\t{host.suite}\tgroups: {groups}")
         print(f"ssh: groundwork lab ssh {next(iter(state.hosts))}")
         return 0
     if args.lab_command == "down":
@@ -35,7 +35,7 @@ def _lab(args: argparse.Namespace) -> int:
                 state = "running" if h["running"] else "STOPPED"
                 groups = ",".join(h["groups"]) or "-"
                 print(
-                    f"{h['name']}\t{h['address']}\t{state}\tgroups: {groups}\t"
+                    f"{h['name']}\t{h['address']}\t{state}\t{h['suite']}\tgroups: {groups}\t"
                     f"ssh {h['ssh_user']}@{h['address']} -p {h['ssh_port']} -i {h['ssh_key']}"
                 )
             for h in info["hosts"]:
@@ -84,9 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab_p = sub.add_parser("lab", help="throwaway hosts for tests and demos")
     lab_sub = lab_p.add_subparsers(dest="lab_command", required=True)
     up_p = lab_sub.add_parser("up", help="boot lab hosts (replacing any running lab)")
-    up_p.add_argument("names", nargs="*", metavar="NAME[:GROUP,...]")
+    up_p.add_argument("names", nargs="*", metavar="NAME[:GROUP,...][@SUITE]")
     up_p.add_argument("--hosts", type=int, metavar="N", help="boot N hosts named lab1..labN")
     up_p.add_argument("--subnet", help="lab IPv4 subnet (default 172.31.213.0/24)")
+    up_p.add_argument("--suite", choices=("trixie", "bookworm"),
+                      help="Debian suite of hosts without @SUITE: trixie (13, the default) or bookworm (12)")
     lab_sub.add_parser("down", help="stop the lab and remove everything it made")
     st_p = lab_sub.add_parser("status", help="the lab's hosts and how to reach them")
     st_p.add_argument("--json", action="store_true")

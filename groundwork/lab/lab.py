@@ -7,9 +7,8 @@ import re
 import time
 from pathlib import Path
 
-from . import hosts, network
+from . import hosts, image, network
 from .acme import ca_bundle, directory_url, root_file, start_acme
-from .image import ensure_image
 from .services import start_apt_cache, stop_service, terminate
 from .state import DEFAULT_SUBNET, LabHost, LabState, lab_dir
 from .system import LabError, ensure_lab_tools, is_our_process, require_root, run
@@ -49,9 +48,25 @@ def parse_host_specs(specs: list[str], count: int | None) -> list[tuple[str, lis
     return parsed
 
 
-def up(specs: list[str], count: int | None = None, subnet: str | None = None) -> LabState:
+def split_suites(specs: list[str], default: str) -> tuple[list[str], list[str]]:
+    """`NAME[:GROUP,...][@SUITE]` -> (specs without the suite, each host's suite, `default` where none)."""
+    plain, suites = [], []
+    for spec in specs:
+        spec, _, suite = spec.partition("@")
+        plain.append(spec)
+        suites.append(image.check_suite(suite or default))
+    return plain, suites
+
+
+def up(specs: list[str], count: int | None = None, subnet: str | None = None,
+       suite: str | None = None) -> LabState:
+    """Boot a lab of `specs` (`NAME[:GROUP,...][@SUITE]`), each host of its own suite or
+    `suite` (default: GROUNDWORK_LAB_SUITE, else Debian 13)."""
     require_root()
+    default = image.check_suite(suite or os.environ.get("GROUNDWORK_LAB_SUITE") or image.DEFAULT_SUITE)
+    specs, suites = split_suites(specs, default)
     wanted = parse_host_specs(specs, count)
+    suites = suites or [default] * len(wanted)
     subnet = subnet or os.environ.get("GROUNDWORK_LAB_SUBNET", DEFAULT_SUBNET)
     gateway, pool = network.plan_addresses(subnet)
     if len(wanted) > len(pool):
@@ -60,19 +75,19 @@ def up(specs: list[str], count: int | None = None, subnet: str | None = None) ->
     down(quiet=True)  # a crashed lab leaves state behind; start from nothing
     network.check_subnet_is_free(subnet)
     state = LabState(subnet=subnet, gateway=gateway, bridge=network.BRIDGE)
-    for (name, groups), address in zip(wanted, pool):
-        state.hosts[name] = LabHost(name=name, address=address, groups=groups)
+    for (name, groups), host_suite, address in zip(wanted, suites, pool):
+        state.hosts[name] = LabHost(name=name, address=address, groups=groups, suite=host_suite)
     state.save()
 
     started = time.monotonic()
     try:
-        image = ensure_image()
+        images = {h.suite: image.ensure_image(h.suite) for h in state.hosts.values()}
         _ensure_ssh_key(state)
         network.create_bridge(state.gateway, state.subnet)
         start_apt_cache(state)
         for host in state.hosts.values():
             network.create_host_network(host.name, host.address, state.subnet)
-            root = hosts.prepare_tree(state, host, image)
+            root = hosts.prepare_tree(state, host, images[host.suite])
             _write_ssh_files(state)
             hosts.boot(state, host, root)
         for host in state.hosts.values():
@@ -156,6 +171,7 @@ def status() -> dict:
                 "name": h.name,
                 "address": h.address,
                 "groups": h.groups,
+                "suite": h.suite,
                 "ssh_user": "root",
                 "ssh_port": 22,
                 "ssh_key": str(state.ssh_key),

@@ -26,6 +26,7 @@ class LabHost:
     address: str
     groups: list[str] = field(default_factory=list)
     pid: int | None = None
+    suite: str = "trixie"  # the Debian suite its image is of
 
 
 @dataclass

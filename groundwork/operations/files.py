@@ -45,6 +45,12 @@ def previous_copy(dest: str) -> str:
     return f"{HOST_STATE_DIR}/previous{dest}"
 
 
+def previous_absence(dest: str) -> str:
+    """What says `dest` did not exist before a watched change: putting the previous config
+    back then removes it, so the next run writes it again and retries the restart."""
+    return previous_copy(dest) + ".absent"
+
+
 def _touching_first(pending: tuple[str, ...], commands, dest: str):
     """`commands`, preceded by touching the `pending` markers when there is any,
     and keeping the current `dest` as the previous version.
@@ -57,11 +63,12 @@ def _touching_first(pending: tuple[str, ...], commands, dest: str):
     commands = list(commands)
     if commands and pending:
         dirs = sorted({os.path.dirname(p) for p in pending})
-        live, previous = shlex.quote(dest), shlex.quote(previous_copy(dest))
+        live, previous, absent = shlex.quote(dest), shlex.quote(previous_copy(dest)), shlex.quote(previous_absence(dest))
         yield (
             f"mkdir -p {' '.join(map(shlex.quote, dirs))} && touch {' '.join(map(shlex.quote, pending))} && "
-            f"if [ -e {live} ] && [ ! -e {previous} ]; then mkdir -p {shlex.quote(os.path.dirname(previous_copy(dest)))} "
-            f"&& cp -a {live} {previous}; fi"
+            f"if [ ! -e {previous} ] && [ ! -e {absent} ]; then "
+            f"mkdir -p {shlex.quote(os.path.dirname(previous_copy(dest)))} && "
+            f"if [ -e {live} ]; then cp -a {live} {previous}; else touch {absent}; fi; fi"
         )
     yield from commands
 

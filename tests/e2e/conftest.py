@@ -62,9 +62,10 @@ def converge_baseline(**kwargs):
 def baseline_pair(lab_hosts):
     """lab1 runs the whole stack alone (every role), lab2 plays none: lab2's
     lynis audit is taken while both are fresh, then both get the baseline
-    (base and firewall). Shared by test_firewall, test_lynis and test_ssh_port,
+    (base and firewall) and lab1 is audited (Debian 13's figure, which
+    test_djangoapp compares its Debian 12 host with). Shared by test_firewall, test_lynis and test_ssh_port,
     which run one after the other (LATE_MODULES); the next module replaces the lab."""
     lab.up(BASELINE_SPECS)
     fresh_audit = audit("lab2")
     base, firewall = converge_baseline(timeout=900)
-    return {"fresh_audit": fresh_audit, "base": base, "firewall": firewall}
+    return {"fresh_audit": fresh_audit, "converged_audit": audit("lab1"), "base": base, "firewall": firewall}

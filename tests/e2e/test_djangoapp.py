@@ -1,4 +1,6 @@
-"""A real Django project (examples/djangoapp) deployed by settings alone on one lab host.
+"""A real Django project (examples/djangoapp) deployed by settings alone on one lab host,
+a Debian 12 (bookworm) one: the whole stack proven on Debian 12 beside the
+Debian 13 hosts of the other modules (issue 17).
 
 Nothing in the project is written around groundwork: its own management
 command starts Celery, a pure-Python sdist is among its dependencies, GitPython
@@ -18,6 +20,7 @@ import pytest
 from groundwork.lab import lab
 from groundwork.lab.lab import run_on
 from groundwork.testing.converge import converge
+from groundwork.testing.lynis import audit
 from groundwork.testing.verify import run_verify
 
 SITE = "dj1.groundwork.test"
@@ -27,7 +30,7 @@ LAB = "tests/e2e/inventories/djangoapp.py"
 
 @pytest.fixture(scope="module")
 def django(lab_hosts):
-    lab.up(["dj1"])
+    lab.up(["dj1@bookworm"])
     try:
         first = converge(LAB, "deploys/full.py")
         assert first.ok, first.describe()
@@ -114,3 +117,28 @@ def test_verify_suite_and_reconverge(django):
     assert " passed" in summary and "failed" not in summary, summary
     again = converge(LAB, "deploys/full.py")
     assert again.ok and again.changed == {}, again.describe()
+
+
+# --- Debian 12 ---------------------------------------------------------------------------------
+
+
+def test_the_host_is_debian_12_with_its_own_postgres_and_python(django):
+    assert run_on("dj1", "cut -d. -f1 /etc/debian_version").stdout.strip() == "12"
+    assert run_on("dj1", "pg_lsclusters -h | cut -d' ' -f1").stdout.split() == ["15"]
+    assert run_on("dj1", "python3 -c 'import sys; print(sys.version_info[:2])'").stdout.strip() == "(3, 11)"
+
+
+def test_pgvector_from_debian_12s_archive_is_refused_before_any_change(django):
+    refused = converge(LAB, "deploys/full.py", json_output=False,
+                       data={"postgres_databases": [{"name": "app", "owner": "app", "extensions": ["vector"]}]})
+    assert refused.returncode != 0
+    assert ("postgres_apt_repository: Debian 12 has no pgvector package in its archive, and postgres_databases "
+            "ask for the 'vector' extension; set postgres_apt_repository = 'pgdg', or drop 'vector'") in refused.stderr
+    assert "Starting operation" not in refused.stderr, refused.stderr[-3000:]
+
+
+def test_lynis_rates_debian_12_within_5_of_debian_13(django, baseline_pair):
+    debian13, _ = baseline_pair["converged_audit"]
+    debian12, warnings = audit("dj1")
+    print(f"lynis hardening index: Debian 12 full stack {debian12}, Debian 13 baseline {debian13}; warnings {warnings}")
+    assert debian12 >= debian13 - 5, (debian12, debian13, warnings)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from groundwork.testing.lynis import accepted_warnings, audit
+from groundwork.testing.lynis import accepted_warnings
 
 
 @pytest.fixture(scope="module")
 def audits(baseline_pair):
-    return {"fresh": baseline_pair["fresh_audit"], "converged": audit("lab1")}
+    return {"fresh": baseline_pair["fresh_audit"], "converged": baseline_pair["converged_audit"]}
 
 
 def test_the_baseline_raises_the_hardening_index_by_20(audits):

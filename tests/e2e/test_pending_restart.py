@@ -28,7 +28,8 @@ def running_probe_value() -> str:
 @pytest.fixture
 def probe(lab_hosts):
     yield
-    lab_ssh("lab1", f"systemctl disable --now gw-probe; rm -f /etc/systemd/system/gw-probe.service /etc/gw-probe.env {MARKER}; systemctl daemon-reload")
+    lab_ssh("lab1", f"systemctl disable --now gw-probe; rm -f /etc/systemd/system/gw-probe.service /etc/gw-probe.env {MARKER} "
+                    "/var/lib/groundwork/previous/etc/gw-probe.env*; systemctl daemon-reload")
 
 
 def test_restart_pending_from_a_failed_run_happens_on_the_next_run(probe):
@@ -67,5 +68,21 @@ def test_a_config_refused_by_its_checker_goes_back_and_the_old_one_keeps_running
     assert lab_ssh("lab1", "cat /etc/gw-probe.env").stdout == "PROBE=1\n"
     assert lab_ssh("lab1", f"test -e {MARKER}").returncode == 1
     # Nothing is left pending: the old settings converge to no change.
+    settled = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": 1})
+    assert settled.ok and settled.changed == {}, settled.describe()
+
+
+def test_a_first_config_refused_by_its_checker_is_removed_so_the_next_run_retries(probe):
+    # Was: a file new with the change stayed on disk after the refusal, so the next run saw it
+    # unchanged and never restarted (Postgres' first restart on Debian 12 lost that way).
+    broken = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": "broken"}, json_output=False)
+    assert broken.returncode != 0
+    assert "gw-probe keeps running its previous config" in broken.stderr, broken.describe()
+    assert lab_ssh("lab1", "test -e /etc/gw-probe.env").returncode == 1  # as before the run: no file
+    assert lab_ssh("lab1", f"test -e {MARKER}").returncode == 1
+    fixed = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": 1})
+    assert fixed.ok, fixed.describe()
+    assert "Restart gw-probe" in fixed.changed["lab1"], fixed.describe()
+    assert running_probe_value() == "PROBE=1"
     settled = converge(LAB_INVENTORY, DEPLOY, data={"probe_value": 1})
     assert settled.ok and settled.changed == {}, settled.describe()

@@ -334,8 +334,8 @@ def test_state_file_is_plain_json(lab_home):
         "gateway": "172.31.213.1",
         "bridge": "gwlab0",
         "hosts": {
-            "db1": {"name": "db1", "address": "172.31.213.10", "groups": ["db", "cache"], "pid": 4242},
-            "app1": {"name": "app1", "address": "172.31.213.11", "groups": ["app"], "pid": None},
+            "db1": {"name": "db1", "address": "172.31.213.10", "groups": ["db", "cache"], "pid": 4242, "suite": "trixie"},
+            "app1": {"name": "app1", "address": "172.31.213.11", "groups": ["app"], "pid": None, "suite": "trixie"},
         },
         "services": {"apt-cacher-ng": 777},
     }
@@ -526,3 +526,23 @@ def test_terminate_ends_a_process_that_is_not_our_child():
     assert process_state(pid) in ("R", "S")
     terminate(pid, timeout=10)
     assert process_state(pid) in (None, "Z")
+
+
+# --- suites ------------------------------------------------------------------------------
+
+
+def test_a_host_spec_may_name_its_debian_suite():
+    from groundwork.lab.lab import split_suites
+
+    assert split_suites(["old1:db,cache@bookworm", "new1:app", "plain"], "trixie") == (
+        ["old1:db,cache", "new1:app", "plain"], ["bookworm", "trixie", "trixie"])
+    assert split_suites(["solo"], "bookworm") == (["solo"], ["bookworm"])
+
+
+def test_an_unknown_suite_is_refused_naming_the_known_ones():
+    from groundwork.lab.image import image_path
+    from groundwork.lab.lab import split_suites
+
+    with pytest.raises(LabError, match=r"suite 'sid': expected one of trixie, bookworm"):
+        split_suites(["x@sid"], "trixie")
+    assert image_path("bookworm").name.startswith("bookworm-minbase-") and image_path("bookworm") != image_path("trixie")

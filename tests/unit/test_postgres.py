@@ -94,34 +94,52 @@ def test_duplicate_and_builtin_names_are_refused():
 # --- packages --------------------------------------------------------------------
 
 
+def with_vector(**data) -> PostgresSettings:
+    """Settings with a database that asks for pgvector (the extension's default)."""
+    return postgres(databases=[{"name": "app", "owner": "postgres"}], **data)
+
+
 def test_debian_13_uses_the_distribution():
-    plan = plan_packages("Debian", 13, "trixie", postgres())
+    plan = plan_packages("Debian", 13, "trixie", with_vector())
     assert (plan.version, plan.packages, plan.pgdg_suite) == (17, ("postgresql-17", "postgresql-17-pgvector"), None)
 
 
 def test_ubuntu_24_04_uses_the_distribution():
-    assert plan_packages("Ubuntu", 24, "noble", postgres()).packages == ("postgresql-16", "postgresql-16-pgvector")
+    assert plan_packages("Ubuntu", 24, "noble", with_vector()).packages == ("postgresql-16", "postgresql-16-pgvector")
 
 
 @pytest.mark.parametrize("distro,major,codename,version", [("Debian", 12, "bookworm", 15), ("Ubuntu", 22, "jammy", 14)])
 def test_no_pgvector_in_the_distribution_needs_pgdg(distro, major, codename, version):
     with pytest.raises(PyinfraError) as exc:
-        plan_packages(distro, major, codename, postgres())
+        plan_packages(distro, major, codename, with_vector())
     assert str(exc.value) == (
-        f"postgres_apt_repository: {distro} {major} has no pgvector package; set postgres_apt_repository = 'pgdg'"
+        f"postgres_apt_repository: {distro} {major} has no pgvector package in its archive, and postgres_databases "
+        "ask for the 'vector' extension; set postgres_apt_repository = 'pgdg', or drop 'vector' from the "
+        "databases' extensions"
     )
-    plan = plan_packages(distro, major, codename, postgres(apt_repository="pgdg"))
+    plan = plan_packages(distro, major, codename, with_vector(apt_repository="pgdg"))
     assert plan.version == version and plan.pgdg_suite == f"{codename}-pgdg"
     assert plan.packages == (f"postgresql-{version}", f"postgresql-{version}-pgvector")
 
 
+@pytest.mark.parametrize("distro,major,codename,version", [("Debian", 12, "bookworm", 15), ("Ubuntu", 22, "jammy", 14)])
+def test_without_the_vector_extension_the_distribution_is_enough(distro, major, codename, version):
+    plain = postgres(databases=[{"name": "app", "owner": "postgres", "extensions": []}])
+    assert not plain.wants_vector
+    plan = plan_packages(distro, major, codename, plain)
+    assert (plan.version, plan.packages, plan.pgdg_suite) == (version, (f"postgresql-{version}",), None)
+    # A replica of a primary with pgvector needs it, whatever its own databases say.
+    with pytest.raises(PyinfraError, match="has no pgvector package"):
+        plan_packages(distro, major, codename, plain, vector=True)
+
+
 def test_another_major_version_needs_pgdg():
     with pytest.raises(PyinfraError) as exc:
-        plan_packages("Debian", 13, "trixie", postgres(version=16))
+        plan_packages("Debian", 13, "trixie", with_vector(version=16))
     assert str(exc.value) == (
         "postgres_version: Debian 13 ships PostgreSQL 17, not 16; set postgres_apt_repository = 'pgdg' for other versions"
     )
-    assert plan_packages("Debian", 12, "bookworm", postgres(version=17, apt_repository="pgdg")).packages == (
+    assert plan_packages("Debian", 12, "bookworm", with_vector(version=17, apt_repository="pgdg")).packages == (
         "postgresql-17", "postgresql-17-pgvector",
     )
 
@@ -361,3 +379,11 @@ def test_clone_keeps_the_old_cluster_refuses_one_with_data_and_never_shows_the_p
         'install -o postgres -g postgres -m 0600 /dev/null "$data/standby.signal"',
         "systemctl start postgresql@17-main",
     ]
+
+
+def test_the_config_check_asks_pg_hba_file_rules_only_for_columns_the_version_has():
+    from groundwork.components.postgres.deploy import config_check_command
+
+    # file_name came with PostgreSQL 16; on 15 (Debian 12) the query failed and every new config was refused.
+    assert "file_name" not in config_check_command(15, 5432) and "'pg_hba.conf:' || line_number" in config_check_command(15, 5432)
+    assert "file_name || ':' || line_number" in config_check_command(17, 5432)

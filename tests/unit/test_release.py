@@ -186,6 +186,20 @@ def test_pure_python_sdists_are_built_into_wheels_the_host_installs(cache, index
     assert (tmp_path / "site" / "tiny_dep.py").read_text() == "VERSION = '1.2'\n"
 
 
+@pytest.mark.parametrize("host_python, wanted", [("3.11.2", True), ("3.11.7", False)])
+def test_dependencies_follow_the_hosts_markers_not_the_control_machines(cache, index, tmp_path, monkeypatch,
+                                                                        host_python, wanted):
+    # As redis does for async-timeout: a 3.11.7 control machine once resolved a Debian 12 host
+    # (3.11.2) without it, and the host's install failed.
+    marker = "python_full_version < '3.11.3'"
+    _wheel(index, _project(tmp_path / "projects" / "tiny-app", "tiny-app", "1.0", deps=[f"tiny-timeout>=1; {marker}"]),
+           monkeypatch)
+    _wheel(index, _project(tmp_path / "projects" / "tiny-timeout", "tiny-timeout", "1.0"), monkeypatch)
+    host = Target("3.11", "x86_64", "2.36", host_python)
+    release = build_release(_requirements(tmp_path, "tiny-app"), "wsgi", [], None, host)
+    assert ("tiny-timeout==1.0" in release.requirements) is wanted, release.requirements
+
+
 def test_a_vendored_sdist_given_by_path_is_built_into_a_wheel(cache, index, tmp_path):
     # app_extra_requirements naming a .tar.gz: pip download would pass it through as an sdist,
     # which a host without an index cannot build.

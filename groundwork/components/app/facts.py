@@ -6,11 +6,11 @@ from pyinfra.api import FactBase
 
 from .release import Target
 
-_SCRIPT = "import platform, sys; print('%d.%d' % sys.version_info[:2], platform.machine(), platform.libc_ver()[1])"
+_SCRIPT = "import platform, sys; print('%d.%d.%d' % sys.version_info[:3], platform.machine(), platform.libc_ver()[1])"
 
 
 class PythonTarget(FactBase):
-    """Target(python, machine, glibc) of /usr/bin/python3, or None without python3."""
+    """Target(python, machine, glibc, python_full) of /usr/bin/python3, or None without python3."""
 
     requires_command = "python3"
 
@@ -18,5 +18,5 @@ class PythonTarget(FactBase):
         return f'python3 -c "{_SCRIPT}"'
 
     def process(self, output):
-        python, machine, glibc = list(output)[0].split()
-        return Target(python, machine, glibc)
+        full, machine, glibc = list(output)[0].split()
+        return Target(".".join(full.split(".")[:2]), machine, glibc, full)

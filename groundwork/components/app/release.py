@@ -49,6 +49,19 @@ class Target:
     python: str  # "3.13"
     machine: str  # "x86_64"
     glibc: str  # "2.41"
+    python_full: str = ""  # "3.13.5"; "" when unknown (then markers see "3.13.0")
+
+    def markers(self) -> dict[str, str]:
+        """The host's side of PEP 508 environment markers. pip evaluates markers with the Python
+        running it whatever --python-version says, so `python_full_version < "3.11.3"` (redis'
+        async-timeout) was false on a 3.11.7 control machine for a 3.11.2 host, and the host's
+        install missed a dependency."""
+        full = self.python_full or f"{self.python}.0"
+        return {
+            "python_version": self.python, "python_full_version": full, "implementation_version": full,
+            "implementation_name": "cpython", "platform_python_implementation": "CPython",
+            "platform_machine": self.machine, "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+        }
 
     def platform_tags(self) -> list[str]:
         major, minor = (int(p) for p in self.glibc.split(".")[:2])
@@ -58,7 +71,7 @@ class Target:
     def pip_args(self) -> list[str]:
         """pip's options to pick wheels for the host rather than for the Python running pip."""
         return [
-            "--python-version", self.python, "--implementation", "cp", "--abi", self.abi(),
+            "--python-version", self.python_full or self.python, "--implementation", "cp", "--abi", self.abi(),
             *[arg for tag in self.platform_tags() for arg in ("--platform", tag)],
         ]
 
@@ -121,7 +134,8 @@ def _tree_files(root: Path):
 
 
 def input_digest(source: Path, kind: str, constraints: Path | None, requirements: list[str], target: Target) -> str:
-    digest = hashlib.sha256(json.dumps([kind, requirements, target.python, target.machine, target.glibc]).encode())
+    digest = hashlib.sha256(json.dumps(
+        [kind, requirements, target.python, target.machine, target.glibc, target.python_full]).encode())
     digest.update((_tree_digest(source) if kind == "project" else hashlib.sha256(source.read_bytes()).hexdigest()).encode())
     if constraints:
         digest.update(constraints.read_bytes())
@@ -239,7 +253,7 @@ def _download(wanted: list[str], dest: Path, constraints: Path | None, target: T
     shutil.rmtree(dest, ignore_errors=True)
     _pip(
         "download", "--dest", str(dest), "--only-binary=:all:", *target.pip_args(),
-        *_constraint_args(constraints), "--find-links", str(built), *wanted,
+        *_constraint_args(constraints), "--find-links", str(built), *wanted, target=target,
     )
 
 
@@ -260,7 +274,7 @@ def _build_pure_wheel(
     scratch = Path(tempfile.mkdtemp(prefix="sdist-", dir=work))
     try:
         _pip("download", "--dest", str(scratch), "--no-deps", "--no-binary", _project_name(spec),
-             *target.pip_args(), *_constraint_args(constraints), spec, subject=spec)
+             *target.pip_args(), *_constraint_args(constraints), spec, subject=spec, target=target)
     except PipFailed as again:
         raise failure if again.missing() else again
     sdist = next(scratch.iterdir(), None)
@@ -346,10 +360,27 @@ class PipFailed(Exception):
         return "\n".join(filter(None, [lead, pip_detail(self)]))
 
 
-def _pip(*args: str, env: dict[str, str] | None = None, subject: str | None = None) -> None:
+# pip with the host's environment markers (Target.markers): its vendored packaging
+# reads default_environment() at every evaluation, so the host's values replace the
+# running Python's for the whole resolution.
+PIP_WITH_MARKERS = (
+    "import json, sys\n"
+    "from pip._vendor.packaging import markers\n"
+    "host = json.loads(sys.argv.pop(1))\n"
+    "running = markers.default_environment\n"
+    "markers.default_environment = lambda: {**running(), **host}\n"
+    "from pip._internal.cli.main import main\n"
+    "sys.exit(main())\n"
+)
+
+
+def _pip(*args: str, env: dict[str, str] | None = None, subject: str | None = None,
+         target: Target | None = None) -> None:
+    """`target`: resolve for that host, its markers included (pip download)."""
     # Not -q: pip tells why a resolution conflicts only at the normal level, on stdout.
+    pip = [sys.executable, "-c", PIP_WITH_MARKERS, json.dumps(target.markers())] if target else [sys.executable, "-m", "pip"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", args[0], "--progress-bar", "off", *args[1:]],
+        [*pip, "--disable-pip-version-check", args[0], "--progress-bar", "off", *args[1:]],
         capture_output=True, text=True, check=False, env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:

@@ -66,7 +66,14 @@ def _standby(run: HostRun) -> Standby:
         slot=slot_name(run.host.name),
         version=version,
         floors=standby_floors(theirs, primary.pyinfra_host.get_fact(CpuCount)),
+        vector=theirs.wants_vector,
     )
+
+
+def _wants_vector(run: HostRun) -> bool:
+    """pgvector on a db host whose databases ask for it, and on its replicas."""
+    primary = run.fleet.primary_of(run.host) if run.host.plays(REPLICA) else None
+    return run.settings.postgres.wants_vector or (primary is not None and primary.settings.postgres.wants_vector)
 
 
 def _deploy(run: HostRun) -> None:
@@ -84,7 +91,7 @@ POSTGRES = Component(
     name="postgres",
     settings=(PostgresSettings,),
     plays=_plays,
-    packages=lambda run: postgres_packages(run.settings.postgres),
+    packages=lambda run: postgres_packages(run.settings.postgres, _wants_vector(run)),
     openings=_openings,
     checks=_checks,
     listens=_listens,

@@ -72,6 +72,7 @@ class Standby:
     slot: str
     version: int  # the primary's PostgreSQL major
     floors: dict[str, str] = field(default_factory=dict)  # the primary's STANDBY_FLOORS values
+    vector: bool = False  # whether the primary installs pgvector
 
     def conninfo(self) -> str:
         # No password here: libpq reads it from PGPASS, so it stays out of the config files.
@@ -88,8 +89,11 @@ class PackagePlan:
     pgdg_suite: str | None  # e.g. "bookworm-pgdg" when the PGDG repository is used
 
 
-def plan_packages(distro: str, major: int, codename: str, settings: PostgresSettings) -> PackagePlan:
-    """Which PostgreSQL to install from where; refuses what cannot have pgvector."""
+def plan_packages(distro: str, major: int, codename: str, settings: PostgresSettings,
+                  vector: bool | None = None) -> PackagePlan:
+    """Which PostgreSQL to install from where, with pgvector when `vector` (by default: when a
+    database asks for it); refuses what cannot have it."""
+    vector = settings.wants_vector if vector is None else vector
     shipped, has_pgvector = DISTRIBUTION_POSTGRES.get((distro.lower(), major), (None, False))
     version = settings.version or shipped
     if version is None:
@@ -97,7 +101,7 @@ def plan_packages(distro: str, major: int, codename: str, settings: PostgresSett
             f"postgres_version: {distro} {major} is not a known distribution; set postgres_version "
             "and postgres_apt_repository = 'pgdg'"
         )
-    packages = (f"postgresql-{version}", f"postgresql-{version}-pgvector")
+    packages = (f"postgresql-{version}", *([f"postgresql-{version}-pgvector"] if vector else []))
     if settings.apt_repository == "pgdg":
         return PackagePlan(version, packages, f"{codename}-pgdg")
     if version != shipped:
@@ -105,10 +109,11 @@ def plan_packages(distro: str, major: int, codename: str, settings: PostgresSett
             f"postgres_version: {distro} {major} ships PostgreSQL {shipped}, not {version}; "
             "set postgres_apt_repository = 'pgdg' for other versions"
         )
-    if not has_pgvector:
+    if vector and not has_pgvector:
         raise PyinfraError(
-            f"postgres_apt_repository: {distro} {major} has no pgvector package; "
-            "set postgres_apt_repository = 'pgdg'"
+            f"postgres_apt_repository: {distro} {major} has no pgvector package in its archive, and "
+            "postgres_databases ask for the 'vector' extension; set postgres_apt_repository = 'pgdg', "
+            "or drop 'vector' from the databases' extensions"
         )
     return PackagePlan(version, packages, None)
 
@@ -224,10 +229,9 @@ def config_check_command(version: int, port: int) -> str:
     they are now, so this runs before a reload/restart and a broken file
     never reaches the running server.
     """
-    hba_query = (
-        "SELECT file_name || ':' || line_number || ': ' || error "
-        "FROM pg_hba_file_rules WHERE error IS NOT NULL"
-    )
+    # pg_hba_file_rules has file_name from PostgreSQL 16 (Debian 12 ships 15).
+    where = "file_name || ':' || " if version >= 16 else "'pg_hba.conf:' || "
+    hba_query = f"SELECT {where}line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL"
     return (
         f"cd / && runuser -u postgres -- /usr/lib/postgresql/{version}/bin/postgres "
         f"-D /etc/postgresql/{version}/main -C data_directory >/dev/null && "
@@ -258,25 +262,26 @@ def deploy_postgres(
         follow_primary(standby, plan.version)
 
 
-def distribution_plan(distro: dict, settings: PostgresSettings) -> PackagePlan:
+def distribution_plan(distro: dict, settings: PostgresSettings, vector: bool | None = None) -> PackagePlan:
     """plan_packages for a host's LinuxDistribution fact."""
     codename = distro["release_meta"].get("VERSION_CODENAME", "")
-    return plan_packages(distro["name"] or "", distro["major"] or 0, codename, settings)
+    return plan_packages(distro["name"] or "", distro["major"] or 0, codename, settings, vector)
 
 
-def host_plan(settings: PostgresSettings) -> PackagePlan:
+def host_plan(settings: PostgresSettings, vector: bool | None = None) -> PackagePlan:
     """plan_packages for the current host's distribution."""
-    return distribution_plan(fact_at_start(LinuxDistribution), settings)
+    return distribution_plan(fact_at_start(LinuxDistribution), settings, vector)
 
 
-def postgres_packages(settings: PostgresSettings) -> list[str]:
+def postgres_packages(settings: PostgresSettings, vector: bool | None = None) -> list[str]:
     """What can be installed before anything else: with PGDG, only what adds its repository."""
-    plan = host_plan(settings)
+    plan = host_plan(settings, vector)
     return PGDG_SETUP_PACKAGES if plan.pgdg_suite else list(plan.packages)
 
 
 def install_postgres(settings: PostgresSettings, standby: Standby | None = None) -> PackagePlan:
-    plan = host_plan(settings)
+    # A replica replays its primary's pages: it needs pgvector when the primary has it.
+    plan = host_plan(settings, settings.wants_vector or (standby is not None and standby.vector))
     if standby is not None and plan.version != standby.version:
         # pg_basebackup copies files: only the same major version can run them.
         raise PyinfraError(
@@ -291,7 +296,7 @@ def install_postgres(settings: PostgresSettings, standby: Standby | None = None)
             dest=PGDG_SOURCES, mode="0644", suite=plan.pgdg_suite, key=PGDG_KEY,
         )
         apt.update(name="Refresh apt package lists for PGDG", _if=source.did_change)
-    ensure_packages(plan.packages, name=f"Install PostgreSQL {plan.version} with pgvector")
+    ensure_packages(plan.packages, name=f"Install PostgreSQL {plan.version}{' with pgvector' if len(plan.packages) > 1 else ''}")
     return plan
 
 

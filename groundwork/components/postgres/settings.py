@@ -137,6 +137,11 @@ class PostgresSettings(ComponentSettings):
     roles: list[Role] = setting(default_factory=list, doc="Roles; app roles are NOSUPERUSER NOCREATEROLE NOCREATEDB.")
     databases: list[Database] = setting(default_factory=list, doc="Databases with their owner and extensions.")
 
+    @property
+    def wants_vector(self) -> bool:
+        """Whether a database asks for pgvector (its package is installed only then)."""
+        return any("vector" in db.extensions for db in self.databases)
+
     def cross_check(self):
         if self.max_connections < 5:
             yield "max_connections", f"expected 5 or more, got {self.max_connections}"

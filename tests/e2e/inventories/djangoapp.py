@@ -21,6 +21,8 @@ DJANGO = {
     "app_migrate_command": "djangoapp-manage migrate --noinput",
     "app_static_command": "djangoapp-manage collectstatic --noinput",
     "app_health_path": "/health/",
+    # The project needs no pgvector, which Debian 12's archive (the module's host) does not have.
+    "postgres_databases": [{"name": "app", "owner": "app", "extensions": []}],
     "app_config_files": [],
     "app_environment": {
         "DJANGO_SECRET_KEY": "lab-django-secret-key-not-secret-0123456789abcdefghijklmnopqrstuvwxyz",
