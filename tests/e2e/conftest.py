@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from groundwork.lab import lab
+from groundwork.lab.image import ensure_image
+from groundwork.lab.system import ensure_lab_tools
 from groundwork.testing.converge import converge
 from groundwork.testing.lynis import audit
 
@@ -27,7 +30,7 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def lab_hosts():
+def lab_hosts(debian12_image):
     if os.geteuid() != 0:
         pytest.fail("the e2e tests boot lab hosts and need root")
     state = lab.up(["lab1"])
@@ -35,6 +38,16 @@ def lab_hosts():
         yield state
     finally:
         lab.down()
+
+
+@pytest.fixture(scope="session")
+def debian12_image():
+    """The Debian 12 image (test_djangoapp's host), built by debootstrap in the
+    background while the first modules converge; `.result()` waits for it."""
+    if os.geteuid() == 0:
+        ensure_lab_tools()  # debootstrap among them, before the thread needs it
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(ensure_image, "bookworm")
 
 
 

@@ -29,7 +29,8 @@ LAB = "tests/e2e/inventories/djangoapp.py"
 
 
 @pytest.fixture(scope="module")
-def django(lab_hosts):
+def django(lab_hosts, debian12_image):
+    debian12_image.result()
     lab.up(["dj1@bookworm"])
     try:
         first = converge(LAB, "deploys/full.py")
