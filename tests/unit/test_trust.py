@@ -89,6 +89,12 @@ def test_a_refused_secret_is_not_shown():
     ({"app_name": "postgres"}, "host h1: app_name: expected a name no system user or service has, got 'postgres'"),
     ({"app_database_url": "mysql://x:y@db/app"}, "host h1: app_database_url: expected a postgres/postgresql"),
     ({"postgres_listen_addresses": ["db.internal"]}, "host h1: postgres_listen_addresses[0]: expected an IP address, '*' or 'localhost', got 'db.internal'"),
+    ({"app_extra_requirements": ["--index-url=https://elsewhere.example/simple"]},
+     "host h1: app_extra_requirements: expected requirements like 'psycopg[binary]>=3.2' or paths to a .whl/.tar.gz, got '--index-url=https://elsewhere.example/simple'"),
+    ({"app_config_files": [{"src": "no/such/template.j2", "dest": "/etc/app/x.ini"}]},
+     "host h1: app_config_files[0].src: expected a template file on the control machine, no file at 'no/such/template.j2'"),
+    ({"certbot_ca_bundle": "/no/such/ca.pem"}, "host h1: certbot_ca_bundle: expected a CA file on the control machine, no file at '/no/such/ca.pem'"),
+    ({"postgres_max_connections": 300000}, "host h1: postgres_max_connections: expected 5 to 262000, got 300000"),
     # Two `location /api/ {` blocks, or one beside nginx's own /static/, fail `nginx -t`.
     ({"nginx_rate_limits": [{"location": "/api/", "rate": "1r/s"}, {"location": "/api/", "rate": "2r/s"}]},
      "host h1: nginx_rate_limits: expected one limit per location, got '/api/' twice"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import shlex
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -74,6 +76,14 @@ def _absolute(value: str) -> str | None:
     return None if value.startswith("/") and ".." not in value.split("/") else f"expected an absolute path, got {value!r}"
 
 
+def _requirements(values: tuple[str, ...]) -> str | None:
+    for value in values:
+        # pip reads "--index-url ..." or "-e ..." in a requirement list as its own options.
+        if not value.strip() or value.lstrip().startswith("-"):
+            return f"expected requirements like 'psycopg[binary]>=3.2' or paths to a .whl/.tar.gz, got {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class ConfigFile:
     src: str = setting(doc="Jinja2 template on the control machine (relative to the working directory).")
@@ -123,7 +133,8 @@ class AppSettings(ComponentSettings):
     )
     constraints: str | None = setting(None, doc="A pip constraints file applied when the wheels are resolved.")
     extra_requirements: list[str] = setting(
-        default_factory=list, doc="More requirements installed into the release (e.g. a database driver)."
+        default_factory=list, doc="More requirements installed into the release (e.g. a database driver).",
+        check=_requirements,
     )
     server: Literal["asgi", "wsgi"] = setting("asgi", doc="ASGI apps run Uvicorn workers; WSGI apps sync or gthread workers.")
     callable: str | None = setting(
@@ -245,6 +256,9 @@ class AppSettings(ComponentSettings):
     def deploy_check(self):
         if self.source is not None and self.callable is None:
             yield "callable", "required with app_source, not set (what Gunicorn serves, e.g. 'package.asgi:app')"
+        for i, config in enumerate(self.config_files):
+            if not os.path.isfile(config.src):
+                yield f"config_files[{i}].src", f"expected a template file on the control machine, no file at {config.src!r}"
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -86,3 +88,7 @@ class CertbotSettings(ComponentSettings):
     ca_bundle: str | None = setting(
         None, doc="CA file on the control machine trusted for a private ACME server, for issuance and renewal.",
     )
+
+    def deploy_check(self):
+        if self.enabled and self.ca_bundle is not None and not os.path.isfile(self.ca_bundle):
+            yield "ca_bundle", f"expected a CA file on the control machine, no file at {self.ca_bundle!r}"

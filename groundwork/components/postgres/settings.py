@@ -143,8 +143,9 @@ class PostgresSettings(ComponentSettings):
         return any("vector" in db.extensions for db in self.databases)
 
     def cross_check(self):
-        if self.max_connections < 5:
-            yield "max_connections", f"expected 5 or more, got {self.max_connections}"
+        # PostgreSQL's MAX_BACKENDS is 262143, shared with workers and WAL senders.
+        if not 5 <= self.max_connections <= 262000:
+            yield "max_connections", f"expected 5 to 262000, got {self.max_connections}"
         roles = [r.name for r in self.roles]
         for i, name in enumerate(roles):
             if name == "postgres" or name in roles[:i]:
