@@ -25,7 +25,8 @@ failing host so fails within about twice `timeout` (plus the checker).
 A config file written by our file operations gets its marker inside the same
 operation, before the file changes (`watched_upload`): a run killed at any
 point leaves either the old file, or a marker. Other watched operations (a
-link, a user's groups) are followed by a marker operation, back to back.
+link, a user's groups) are preceded by a marker operation that runs when the
+watched one is about to change something (`watch`): the same promise.
 
 The markers an earlier run left are listed once per host and run: every
 ServiceChanges is made while the deploy is planned, before this run's
@@ -35,6 +36,7 @@ operations can write one, so the one listing answers them all.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FindFiles
@@ -74,16 +76,21 @@ class ServiceChanges:
         # Plan-time read of a marker that only a *previous* run can have left.
         self.left_pending = self.marker in markers_left()
 
-    def watch(self, op: OperationMeta) -> OperationMeta:
-        """Mark the service for its action the moment `op` changed something."""
+    def watch(self, make: Callable[[], OperationMeta]) -> OperationMeta:
+        """The operation `make()` adds, with the service marked for its action just before
+        it, when it is about to change something: a run killed between the two leaves the
+        marker, never a change without one (a marker after it could be lost)."""
+        made: list[OperationMeta] = []
         self._marks.append(
             server.shell(
                 name=f"Mark {self.service} for {self.action}",
                 commands=[f"mkdir -p {PENDING_DIR} && touch {self.marker}"],
-                _if=op.did_change,
+                # Asked as this operation runs, right before the watched one, of the same host state.
+                _if=lambda: made[0].will_change,
             )
         )
-        return op
+        made.append(make())
+        return made[0]
 
     def track(self, op: OperationMeta, files: tuple[str, ...] = ()) -> OperationMeta:
         """`op` marks the host itself (groundwork.operations.files `pending=`) and keeps

@@ -1439,3 +1439,17 @@ def test_an_ipv6_bind_without_brackets(bind):
 def test_redis_acl_rules_redis_does_not_know(rules):
     # Was: any word passed; Redis refuses the whole users.acl for one rule it does not know.
     assert_rejected_or_harmless("redis_app_acl", rules)
+
+
+# --- kill safety of markers ---------------------------------------------------------------------
+
+
+def test_every_marker_operation_comes_right_before_what_it_watches():
+    # A marker after the watched link or user change could be lost by a run killed between
+    # the two; before it (groundwork.changes.ServiceChanges.watch), the kill leaves the marker.
+    names = [str(name) for name in rendered_files(BASE).operations]
+    watched = [i for i, name in enumerate(names) if any(w in name for w in ("| Point ", "| Enable the", "| Let nginx reach"))]
+    assert len(watched) >= 4, names
+    for i in watched:
+        assert " | Mark nginx for reload" in names[i - 1], names[i - 2: i + 2]
+    assert len([n for n in names if " | Mark " in n]) == len(watched)

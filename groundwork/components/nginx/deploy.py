@@ -60,8 +60,8 @@ def deploy_nginx(nginx: NginxSettings, certbot: CertbotSettings, upstream: Upstr
 
     if any(s.startswith("unix:") for s in upstream.servers):
         # The app's socket is 0770 in /run/NAME (0750): nginx reaches it as a group member.
-        reload.watch(server.user(name=f"Let nginx reach the {name} socket", user="www-data",
-                                 groups=[name], append=True))
+        reload.watch(lambda: server.user(name=f"Let nginx reach the {name} socket", user="www-data",
+                                         groups=[name], append=True))
     files.link(name="Remove the default site", path="/etc/nginx/sites-enabled/default", present=False)
     files.directory(name="Create the ACME webroot", path=WEBROOT, user="root", group="root", mode="0755")
     files.directory(name="Create the certificate links' directory", path=f"/etc/nginx/groundwork/{name}",
@@ -70,8 +70,9 @@ def deploy_nginx(nginx: NginxSettings, certbot: CertbotSettings, upstream: Upstr
     # Until certbot has a certificate, nginx serves a self-signed one: it can
     # start and answer the ACME challenge on the first converge.
     for link, target in zip(("fullchain.pem", "privkey.pem"), live if has_cert else SNAKEOIL):
-        reload.watch(files.link(name=f"Point {link} at the {'certbot' if has_cert else 'placeholder'} certificate",
-                                path=f"/etc/nginx/groundwork/{name}/{link}", target=target))
+        reload.watch(lambda link=link, target=target: files.link(
+            name=f"Point {link} at the {'certbot' if has_cert else 'placeholder'} certificate",
+            path=f"/etc/nginx/groundwork/{name}/{link}", target=target))
     configure_nginx(nginx, upstream, reload)
     systemd.service(name="Run nginx", service="nginx", running=True, enabled=True)
     reload.apply()
@@ -101,8 +102,8 @@ def configure_nginx(nginx: NginxSettings, upstream: Upstream, reload: ServiceCha
         proxy_read_timeout=nginx.proxy_read_timeout, proxy_send_timeout=nginx.proxy_send_timeout,
         static_max_age=nginx.static_max_age, zones=zones, **features,
     )
-    reload.watch(files.link(name=f"Enable the {name} site", path=f"/etc/nginx/sites-enabled/{name}.conf",
-                            target=f"/etc/nginx/sites-available/{name}.conf"))
+    reload.watch(lambda: files.link(name=f"Enable the {name} site", path=f"/etc/nginx/sites-enabled/{name}.conf",
+                                    target=f"/etc/nginx/sites-available/{name}.conf"))
 
 
 def obtain_certificate(nginx: NginxSettings, certbot: CertbotSettings, name: str, cert: dict | None) -> None:
@@ -140,7 +141,7 @@ def obtain_certificate(nginx: NginxSettings, certbot: CertbotSettings, name: str
         )
         live = f"/etc/letsencrypt/live/{name}"
         for link in ("fullchain.pem", "privkey.pem"):
-            renewal.watch(server.shell(
+            renewal.watch(lambda link=link: server.shell(
                 name=f"Point {link} at the certbot certificate",
                 commands=[f"ln -sfn {live}/{link} /etc/nginx/groundwork/{name}/{link}"],
                 _if=issued.did_change,
