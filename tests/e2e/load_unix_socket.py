@@ -29,7 +29,7 @@ class UnixConnection(http.client.HTTPConnection):
 
 def main():
     sock_path, path, seconds, stopfile = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-    deadline = time.monotonic() + min(seconds, 60)
+    deadline = time.monotonic() + min(seconds, 900)
     statuses, versions, lock = Counter(), Counter(), threading.Lock()
 
     def worker():
