@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     up_p.add_argument("names", nargs="*", metavar="NAME[:GROUP,...][@SUITE]")
     up_p.add_argument("--hosts", type=int, metavar="N", help="boot N hosts named lab1..labN")
     up_p.add_argument("--subnet", help="lab IPv4 subnet (default 172.31.213.0/24)")
-    up_p.add_argument("--suite", choices=("trixie", "bookworm"),
+    from .lab.image import SUITES
+
+    up_p.add_argument("--suite", choices=SUITES,
                       help="Debian suite of hosts without @SUITE: trixie (13, the default) or bookworm (12)")
     lab_sub.add_parser("down", help="stop the lab and remove everything it made")
     st_p = lab_sub.add_parser("status", help="the lab's hosts and how to reach them")
