@@ -56,6 +56,14 @@ def runs(name: str = "db1", directory: str = BACKUP_DIR) -> list[str]:
     return ok(name, f"ls -1 {directory} | grep -E '^[0-9]{{8}}T[0-9]{{6}}Z$' || true").split()
 
 
+def metrics(kind: str) -> dict[str, str]:
+    """The samples of groundwork_backup_KIND.prom (node exporter's textfile directory), label left out."""
+    text = ok("db1", f"cat /var/lib/prometheus/node-exporter/groundwork_backup_{kind}.prom")
+    assert "# TYPE groundwork_backup_last_run_success gauge" in text
+    return {line.split("{")[0]: line.split()[-1] for line in text.splitlines()
+            if line.startswith("groundwork_backup_") and f'{{kind="{kind}"}} ' in line}
+
+
 def start(unit: str) -> subprocess.CompletedProcess:
     """Start a oneshot unit and wait for it to end; its exit status is the job's."""
     run_on("db1", f"systemctl reset-failed {unit} 2>/dev/null || true")
@@ -75,10 +83,7 @@ def converge_backups(recipient: str):
 @pytest.fixture(scope="module")
 def backup_lab(lab_hosts):
     state = lab.up(["db1:db,cache", "bk1:backup"])
-    try:
-        yield state
-    finally:
-        lab.up(["lab1"])
+    yield state
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +202,8 @@ def test_retention_keeps_the_newest_runs_and_a_failed_run_deletes_nothing(conver
     kept = runs()
     assert len(kept) == KEEP and kept[-1] == newest
     assert runs("bk1", REMOTE_DIR) == kept
+    succeeded = metrics("backup")
+    assert succeeded["groundwork_backup_last_run_success"] == "1"
 
     ok("db1", "systemctl stop postgresql")
     try:
@@ -211,6 +218,9 @@ def test_retention_keeps_the_newest_runs_and_a_failed_run_deletes_nothing(conver
     assert runs("bk1", REMOTE_DIR) == kept
     assert ok("db1", f"ls {BACKUP_DIR} | grep -c partial || true").strip() == "0"
     assert hook_calls()[-1]["status"] == "failure"
+    after = metrics("backup")
+    assert after["groundwork_backup_last_run_success"] == "0"
+    assert after["groundwork_backup_last_success_timestamp_seconds"] == succeeded["groundwork_backup_last_success_timestamp_seconds"]
 
 
 def test_drill_restores_and_checks(converged):
@@ -219,6 +229,7 @@ def test_drill_restores_and_checks(converged):
     assert "app: restored 1 tables, vector ok; rows: public.items=500" in journal
     assert ok("db1", f"{PSQL} -d postgres -c \"SELECT count(*) FROM pg_database WHERE datname LIKE 'groundwork_drill%'\"").strip() == "0"
     assert hook_calls()[-1] == hook_calls()[-1] | {"status": "success", "job": "drill"}
+    assert metrics("drill")["groundwork_backup_last_run_success"] == "1"
 
 
 def test_truncated_dump_fails_the_drill_loudly(converged, keypair):
@@ -233,6 +244,7 @@ def test_truncated_dump_fails_the_drill_loudly(converged, keypair):
         assert f"checksum mismatch in {BACKUP_DIR}/{newest}" in journal
         assert "FAILED during drill: verifying checksums" in journal
         assert hook_calls()[-1] == hook_calls()[-1] | {"status": "failure", "job": "drill"}
+        assert metrics("drill")["groundwork_backup_last_run_success"] == "0"
         refused = run_on("db1", f"groundwork-restore --run {newest} app app_truncated", stdin=keypair[1])
         assert refused.returncode != 0 and "does not match its checksum" in refused.stderr
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-
 from types import SimpleNamespace
 
 import pytest
@@ -13,16 +12,17 @@ from pyinfra.api.util import get_template
 from groundwork.component import HostRun
 from groundwork.components import SETTINGS_CLASSES
 from groundwork.components.backups import BACKUPS
-from groundwork.fleet import Fleet, FleetHost
 from groundwork.components.backups.deploy import (
     CONF_DIR,
     authorized_keys_line,
     config_values,
     timer_times,
 )
+from groundwork.components.backups.settings import BackupsSettings, schedule_minute
+from groundwork.fleet import Fleet, FleetHost
+from groundwork.metrics import TEXTFILE_DIR
 from groundwork.paths import template
 from groundwork.settings import SettingsError, build, redacted
-from groundwork.components.backups.settings import BackupsSettings, schedule_minute
 from groundwork.settings.schema import deploy_problems
 
 HEADER = "# managed by groundwork; local edits are overwritten"
@@ -171,7 +171,7 @@ def test_authorized_keys_confine_the_key_to_its_area():
 
 @pytest.mark.parametrize("name", ["groundwork-backup", "groundwork-restore"])
 def test_scripts_are_strict_bash(name, tmp_path):
-    text = get_template(template(f"usr/local/sbin/{name}")).render(conf_dir=CONF_DIR)
+    text = get_template(template(f"usr/local/sbin/{name}")).render(conf_dir=CONF_DIR, metrics_dir=TEXTFILE_DIR)
     assert text.startswith("#!/bin/bash\n" + HEADER + "\n")
     assert "set -euo pipefail\n" in text and f"source {CONF_DIR}/backup.conf" in text.replace('"$CONF"', f"{CONF_DIR}/backup.conf")
     script = tmp_path / name
@@ -180,7 +180,7 @@ def test_scripts_are_strict_bash(name, tmp_path):
 
 
 def test_backup_script_writes_partial_then_renames_and_checksums():
-    text = get_template(template("usr/local/sbin/groundwork-backup")).render(conf_dir=CONF_DIR)
+    text = get_template(template("usr/local/sbin/groundwork-backup")).render(conf_dir=CONF_DIR, metrics_dir=TEXTFILE_DIR)
     for needle in ('partial="$run.partial"', 'mv -- "$partial" "$run"', 'sync -- "$partial"/*',
                    "pg_dump -p \"$PG_PORT\" -Fc", "pg_dumpall -p \"$PG_PORT\" --globals-only",
                    "sha256sum --quiet --strict -c", "curl -K -", "rsync -a --delete"):

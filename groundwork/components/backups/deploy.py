@@ -22,6 +22,7 @@ from pyinfra.facts.files import FileContents, FindDirectories
 
 from ...changes import ServiceChanges, watched_upload
 from ...fleet import FleetHost
+from ...metrics import TEXTFILE_DIR
 from ...operations import files, server, systemd
 from ...packages import ensure_packages
 from ...paths import template
@@ -208,7 +209,7 @@ def install_scripts() -> None:
     for name in SCRIPTS:
         files.template(
             name=f"Upload {name}", src=template(f"usr/local/sbin/{name}"), dest=f"/usr/local/sbin/{name}",
-            user="root", group="root", mode="0750", conf_dir=CONF_DIR,
+            user="root", group="root", mode="0750", conf_dir=CONF_DIR, metrics_dir=shlex.quote(TEXTFILE_DIR),
         )
 
 
