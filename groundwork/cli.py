@@ -55,7 +55,7 @@ def _converge(args: argparse.Namespace) -> int:
     from . import converge
 
     return converge.converge(args.inventory, args.deploy, dry_run=args.dry_run, report=args.report, lock=args.lock,
-                             limit=args.limit)
+                             limit=args.limit, metrics=not args.no_metrics)
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     conv_p.add_argument("--lock", metavar="FILE", default=DEFAULT_LOCK, help=f"flock file (default {DEFAULT_LOCK})")
     conv_p.add_argument("--limit", metavar="HOST_OR_GROUP", action="append",
                         help="only these hosts or groups (globs, comma-separated, repeatable); none matching: exit 2")
+    conv_p.add_argument("--no-metrics", action="store_true",
+                        help="do not write groundwork_converge.prom (Prometheus textfile) on the hosts afterwards")
     sched_p = sub.add_parser("schedule", help="systemd service + timer running `groundwork converge`")
     sched_p.add_argument("--inventory", required=True)
     sched_p.add_argument("--deploy", default=DEFAULT_DEPLOY)

@@ -15,6 +15,12 @@ and its dry plan names no host at all.
 The report carries operation *names* only, never pyinfra's `name` field:
 that one has the operation's arguments appended when it was given no name,
 and arguments may hold secrets.
+
+After the run, each host it reached gets its outcome as Prometheus metrics
+(groundwork_converge.prom, groundwork.metrics): a second pyinfra run of
+deploys/converge_metrics.py, one command per host, handed the values in
+GROUNDWORK_CONVERGE_METRICS. It is bounded, its failure changes no exit
+status, and it is not part of the drift report.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from .lock import (
     acquire_lock,
     release_lock,
 )
+from .metrics import CONVERGE_VALUES_ENV, TEXTFILE_DIR
+from .paths import ROOT
 
 # Exit statuses of `groundwork converge` (docs/scheduled.md). Failure wins
 # over drift: a run that repaired one host and failed on another exits 1.
@@ -49,11 +57,15 @@ EXIT_DRIFT = 3
 EXIT_LOCKED = 4
 
 DEFAULT_DEPLOY = "deploys/full.py"
+METRICS_DEPLOY = ROOT / "deploys" / "converge_metrics.py"
+METRICS_TIMEOUT = 60.0  # seconds the metrics write may take, all hosts together
 
 # pyinfra prefixes a host's log lines with "[name] "; these are the ones that
 # say the host is out of the run.
 _HOST_ERROR = re.compile(r"^\s*\[(?P<host>[^\]\s]+)\]\s+(?:Error(?!\s*\(ignored)|Could not connect)", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# pyinfra logs "[name] Connected" for each host it reached.
+_CONNECTED = re.compile(r"^\s*\[(?P<host>[^\]\s]+)\]\s+Connected\b", re.MULTILINE)
 
 
 @dataclass
@@ -204,6 +216,47 @@ def summary_line(h: HostDrift, dry_run: bool) -> str:
     return f"{h.name}: no drift{rest}"
 
 
+def reached_hosts(log: str) -> set[str]:
+    """The hosts pyinfra connected to, read from its log."""
+    return set(_CONNECTED.findall(_ANSI.sub("", log)))
+
+
+def metric_values(result: DriftReport, reached: set[str]) -> dict[str, dict[str, int]]:
+    """Per host the run reached: success 1/0 and drift 1/0 (repaired, or in a dry run would change).
+
+    A host it did not reach is left out: it keeps its old file, and the
+    metrics' timestamp ages until an alert says no converge reached it.
+    """
+    return {name: {"success": 0 if h.failed else 1, "drift": 1 if h.changed else 0}
+            for name, h in result.hosts.items() if name in reached}
+
+
+def write_metrics(inventory: str | os.PathLike, values: dict[str, dict[str, int]], timestamp: float, *,
+                  cwd: str | os.PathLike, timeout: float = METRICS_TIMEOUT) -> str:
+    """groundwork_converge.prom on each host in `values`, by one small pyinfra run; returns a line
+    saying how it went. Never raises for a host or a run that fails: the converge's status stands."""
+    if not values:
+        return "metrics: no host reached, none written"
+    hosts = sorted(values)
+    env = {CONVERGE_VALUES_ENV: json.dumps({"timestamp": int(timestamp), "hosts": values})}
+    argv = pyinfra_argv(inventory, METRICS_DEPLOY, json_output=False, extra_args=["--limit", ",".join(hosts)])
+    started = time.time()
+    try:
+        returncode, _, stderr = run_pyinfra(argv, cwd=cwd, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return f"metrics: NOT written, the write took more than {timeout:.0f}s (stopped)"
+    except OSError as exc:
+        return f"metrics: NOT written, pyinfra did not start ({type(exc).__name__})"
+    took = time.time() - started
+    failed = sorted(set(_HOST_ERROR.findall(_ANSI.sub("", stderr))) & set(hosts))
+    if returncode == 0 and not failed:
+        return f"metrics: done on {len(hosts)} host(s) in {took:.1f}s (written where {TEXTFILE_DIR} exists)"
+    if not failed:
+        failed = hosts
+    return (f"metrics: NOT written to {', '.join(failed)} (pyinfra exited {returncode}); "
+            f"done on {len(hosts) - len(failed)} other host(s) in {took:.1f}s")
+
+
 def pyinfra_argv(inventory: str | os.PathLike, deploy: str | os.PathLike, *, dry_run: bool = False,
                  json_output: bool = True, data: dict | None = None, extra_args: list[str] | None = None) -> list[str]:
     pyinfra = Path(sys.executable).with_name("pyinfra")
@@ -283,8 +336,11 @@ def inventory_hosts(inventory: str | os.PathLike, cwd: str | os.PathLike) -> lis
 
 def converge(inventory: str, deploy: str = DEFAULT_DEPLOY, *, dry_run: bool = False, report: str | None = None,
              lock: str = DEFAULT_LOCK, cwd: str | os.PathLike | None = None, timeout: float | None = None,
-             out: IO[str] | None = None, log: IO[str] | None = None, limit: list[str] | None = None) -> int:
-    """`groundwork converge`: one locked pyinfra run, its drift per host; returns the exit status."""
+             out: IO[str] | None = None, log: IO[str] | None = None, limit: list[str] | None = None,
+             metrics: bool = True) -> int:
+    """`groundwork converge`: one locked pyinfra run, its drift per host; returns the exit status.
+
+    With `metrics`, then each host it reached gets groundwork_converge.prom (write_metrics)."""
     out, log = out or sys.stdout, log or sys.stderr
     cwd = Path(cwd or Path.cwd())
     try:
@@ -329,6 +385,10 @@ def converge(inventory: str, deploy: str = DEFAULT_DEPLOY, *, dry_run: bool = Fa
                 duration_seconds=round(finished - started, 1),
             )
             write_report(Path(report), document)
+        if metrics:
+            # Still under the lock, which this run does not touch: no converge starts in between.
+            line = write_metrics(inventory, metric_values(result, reached_hosts(stderr)), finished, cwd=cwd)
+            print(f"groundwork converge ({mode}): {line}", file=out, flush=True)
         return result.exit_status
     finally:
         release_lock(lock_fd)

@@ -105,3 +105,10 @@ def test_drift_is_reported_by_a_dry_run_then_repaired_and_runs_never_overlap(dri
     lab1 = report_of(tmp_path, again)["hosts"]["lab1"]
     assert lab1["status"] == "clean" and lab1["changed"] == [], lab1
     assert "lab1: no drift" in again.stdout
+    # The converge's outcome reached lab1 as Prometheus metrics (its backups made the textfile directory).
+    assert "metrics: done on 1 host(s)" in again.stdout, describe(again)
+    prom = run_on("lab1", "cat /var/lib/prometheus/node-exporter/groundwork_converge.prom").stdout
+    samples = dict(line.split() for line in prom.splitlines() if not line.startswith("#"))
+    assert samples["groundwork_converge_last_run_success"] == "1", prom
+    assert samples["groundwork_converge_last_run_drift"] == "0", prom
+    assert abs(int(samples["groundwork_converge_last_run_timestamp_seconds"]) - time.time()) < 600, prom
