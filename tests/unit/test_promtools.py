@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
+import sys
 import time
 from pathlib import Path
 
@@ -42,15 +42,35 @@ def fake_package(tmp_path, monkeypatch):
     return downloads
 
 
+# Each caller is a process of its own, as parallel test runs are: threads would not do here,
+# since pyinfra's gevent may have patched threading in this process (a blocked flock then
+# blocks every "thread" of it).
+_CALLER = """
+import shutil, sys, time
+from pathlib import Path
+from groundwork.testing import promtools
+deb, log = sys.argv[1], sys.argv[2]
+def download(package, into):
+    with open(log, "a") as counted:
+        counted.write(package + "\\n")
+    time.sleep(0.2)  # long enough for the other callers to be waiting on the lock
+    return Path(shutil.copy(deb, into))
+promtools._download = download
+print(promtools._tool.__wrapped__("faketool", "usr/bin/faketool"))
+"""
+
+
 def test_the_binary_is_unpacked_once_for_callers_at_the_same_time(fake_package, tmp_path):
-    unpack = promtools._tool.__wrapped__  # past the per-process cache: as separate processes would call it
-    found: list[Path] = []
-    callers = [threading.Thread(target=lambda: found.append(unpack("faketool", "usr/bin/faketool"))) for _ in range(4)]
+    deb, log = tmp_path / "faketool_1.0_all.deb", tmp_path / "downloads.log"
+    env = {**os.environ, "GROUNDWORK_CACHE_DIR": str(tmp_path / "cache")}
+    callers = [subprocess.Popen([sys.executable, "-c", _CALLER, str(deb), str(log)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    found = []
     for caller in callers:
-        caller.start()
-    for caller in callers:
-        caller.join()
-    assert fake_package == ["faketool"]
+        out, err = caller.communicate(timeout=120)
+        assert caller.returncode == 0, err
+        found.append(Path(out.strip()))
+    assert log.read_text() == "faketool\n"
     assert found == [tmp_path / "cache" / "tools" / "faketool" / "usr" / "bin" / "faketool"] * 4
     assert subprocess.run([str(found[0])], capture_output=True, text=True).stdout == "fake\n"
     # No temporary directory is left behind, only the unpacked tree and the lock.
