@@ -58,3 +58,11 @@ def postgres_conf_value(value) -> str:
     as the server's config lexer reads quoted strings."""
     value = _single_line(str(value))
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def environment_file_value(value) -> str:
+    """A value of a systemd EnvironmentFile= (/etc/default/<service>): double-quoted,
+    with `\\`, `"`, `$` and backtick escaped, so neither systemd nor a shell sourcing
+    the file reads more than the value."""
+    value = _single_line(str(value))
+    return '"' + re.sub(r'([\\"$`])', r"\\\1", value) + '"'

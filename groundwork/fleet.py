@@ -8,7 +8,8 @@ host of a role, which web hosts proxy to which app hosts.
 
 Roles are inventory groups: `db` (PostgreSQL), `cache` (Redis), `app`
 (Gunicorn), `worker` (Celery), `web` (nginx and certbot); `backup` and
-`replica` are played only by the hosts put into them. A role no host is
+`replica` are played only by the hosts put into them; `monitor` (Prometheus and
+Alertmanager) too, except that an inventory of one host monitors itself. A role no host is
 grouped into falls to every host, so a one-host inventory without groups runs
 the whole stack - except `web` and `worker`, which fall to the hosts of the
 `app` role: without a `web` group nginx runs on each app host (behind your own
@@ -36,6 +37,7 @@ WORKER = "worker"
 WEB = "web"
 BACKUP = "backup"
 REPLICA = "replica"
+MONITOR = "monitor"
 
 # Roles that fall to every host when no host is grouped into them.
 FALL_TO_EVERY_HOST = (DB, CACHE, APP)
@@ -44,7 +46,10 @@ FALLS_TO = {WEB: APP, WORKER: APP}
 # Groups that hold only the hosts put into them: without a backup host there
 # is simply no off-host copy, without a replica no standby.
 MEMBER_ONLY = (BACKUP, REPLICA)
-ROLES = (*FALL_TO_EVERY_HOST, *FALLS_TO, *MEMBER_ONLY)
+# Prometheus and Alertmanager: on the hosts put into `monitor`; an inventory of one
+# host without that group monitors itself, a fleet without it runs exporters only.
+ONE_HOST_FALLBACK = (MONITOR,)
+ROLES = (*FALL_TO_EVERY_HOST, *FALLS_TO, *MEMBER_ONLY, *ONE_HOST_FALLBACK)
 # The roles whose hosts connect to Postgres and Redis.
 CLIENT_ROLES = (APP, WORKER)
 
@@ -58,6 +63,8 @@ def has_role(host_groups: Iterable[str], role: str, inventory_groups: Iterable[I
     if role in MEMBER_ONLY:
         return False
     inventory_groups = [set(groups) for groups in inventory_groups]
+    if role in ONE_HOST_FALLBACK:
+        return len(inventory_groups) == 1 and role not in inventory_groups[0]
     if any(role in groups for groups in inventory_groups):
         return False
     if role in FALLS_TO:

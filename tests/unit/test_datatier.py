@@ -61,7 +61,8 @@ LAB = inventory("db1:db,cache", "app1:app", "rep1:replica")
 
 def test_one_host_stays_loopback_only():
     hosts = inventory("lab1")
-    assert access(hosts, "lab1") == PostgresAccess(LOOPBACK_POSTGRES, (), "replicator", ())
+    # Admitted over the socket by peer: the monitoring exporter's role (monitoring is on by default).
+    assert access(hosts, "lab1") == PostgresAccess(LOOPBACK_POSTGRES, (), "replicator", (), ("prometheus",))
     assert bind(hosts, "lab1") == LOOPBACK_REDIS == ("127.0.0.1", "-::1")
 
 
@@ -82,7 +83,7 @@ def test_db_host_listens_on_its_address_and_admits_exactly_the_app_host_and_the_
 
 
 def test_the_replica_and_the_app_host_serve_nobody():
-    assert access(LAB, "rep1") == PostgresAccess(LOOPBACK_POSTGRES, (), "replicator", ())
+    assert access(LAB, "rep1") == PostgresAccess(LOOPBACK_POSTGRES, (), "replicator", (), ("prometheus",))
     assert access(LAB, "app1").replicas == ()
 
 

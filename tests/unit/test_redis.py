@@ -130,8 +130,8 @@ def test_secrets_are_masked_for_logs():
         ({"redis_bind": "127.0.0.1"}, "redis_bind: expected a list or null, got str ('127.0.0.1')"),
         ({"redis_port": 0}, "redis_port: expected a port from 1 to 65535, got 0"),
         ({"redis_port": 65536}, "redis_port: expected a port from 1 to 65535, got 65536"),
-        ({"redis_app_user": "default"}, "redis_app_user: expected a user name other than 'default' and 'admin', got 'default'"),
-        ({"redis_app_user": "admin"}, "redis_app_user: expected a user name other than 'default' and 'admin', got 'admin'"),
+        ({"redis_app_user": "default"}, "redis_app_user: expected a user name other than 'default', 'admin', 'groundwork-exporter', got 'default'"),
+        ({"redis_app_user": "admin"}, "redis_app_user: expected a user name other than 'default', 'admin', 'groundwork-exporter', got 'admin'"),
         (
             {"redis_app_user": "my app"},
             "redis_app_user: expected a user name of letters, digits, '_', '.', '-', got 'my app'",

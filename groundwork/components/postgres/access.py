@@ -32,11 +32,17 @@ class PostgresAccess:
     allowed_clients: tuple[str, ...]  # pg_hba `host all all` entries
     replication_user: str
     replicas: tuple[ReplicationClient, ...] = ()
+    peer_users: tuple[str, ...] = ()  # roles that log in over the local socket as the system user of their name
 
 
 def slot_name(host_name: str) -> str:
     """The replication slot of a replica: a valid slot name derived from its inventory name."""
     return ("groundwork_" + re.sub(r"[^a-z0-9_]", "_", host_name.lower()))[:63]
+
+
+# The Postgres exporter (groundwork.components.monitoring) runs as the system user
+# `prometheus` and logs in over the socket as the role of that name: no password anywhere.
+MONITOR_ROLE = "prometheus"
 
 
 def postgres_access(fleet: Fleet, me: FleetHost) -> PostgresAccess:
@@ -61,7 +67,13 @@ def postgres_access(fleet: Fleet, me: FleetHost) -> PostgresAccess:
     return PostgresAccess(
         tuple(listen_addresses), tuple(allowed_clients), settings.replication_user,
         tuple(ReplicationClient(r.cidr(), slot_name(r.name)) for r in replicas),
+        (MONITOR_ROLE,) if _monitored(me) else (),
     )
+
+
+def _monitored(me: FleetHost) -> bool:
+    monitoring = getattr(me.settings, "monitoring", None)
+    return bool(monitoring and monitoring.enabled)
 
 
 def postgres_clients(fleet: Fleet, me: FleetHost) -> list[FleetHost]:

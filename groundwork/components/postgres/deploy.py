@@ -337,6 +337,7 @@ def configure_postgres(
         allowed_clients=list(access.allowed_clients),
         replication_user=access.replication_user,
         replication_clients=[r.cidr for r in access.replicas],
+        peer_users=list(access.peer_users),
     )
     for name in CONF_FILES:
         files.file(name=f"Keep {name} private", path=f"{conf_dir}/{name}",

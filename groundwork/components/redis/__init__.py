@@ -37,6 +37,14 @@ def _listens(run: HostRun) -> list[Listener]:
     return [Listener("redis_port", redis.port, required, "redis_bind")]
 
 
+def _exporter_password(run: HostRun) -> str | None:
+    """The monitoring exporter's password, when this host is monitored."""
+    from ..monitoring.deploy import redis_exporter_password
+
+    monitoring = getattr(run.settings, "monitoring", None)
+    return redis_exporter_password(run.settings.redis.app_password) if monitoring and monitoring.enabled else None
+
+
 REDIS = Component(
     name="redis",
     settings=(RedisSettings,),
@@ -46,5 +54,5 @@ REDIS = Component(
     checks=_checks,
     listens=_listens,
     derived=lambda run: {"redis": dataclasses.replace(run.settings.redis, bind=redis_bind(run.fleet, run.host))},
-    deploy=lambda run: deploy_redis(run.settings.redis, redis_bind(run.fleet, run.host)),
+    deploy=lambda run: deploy_redis(run.settings.redis, redis_bind(run.fleet, run.host), _exporter_password(run)),
 )

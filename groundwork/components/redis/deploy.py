@@ -17,7 +17,7 @@ from ...operations import files, systemd
 from ...packages import ensure_packages
 from ...paths import template
 from .access import LOOPBACK_REDIS
-from .settings import ADMIN_USER, MIB, RedisSettings
+from .settings import ADMIN_USER, EXPORTER_USER, MIB, RedisSettings
 
 SERVICE = "redis-server"
 CONFIG = "/etc/redis/redis.conf"
@@ -26,8 +26,10 @@ DATA_DIR = "/var/lib/redis"
 
 
 @deploy("Redis")
-def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS) -> None:
-    """`bind`: the addresses Redis listens on (groundwork.components.redis.access)."""
+def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS,
+                 exporter_password: str | None = None) -> None:
+    """`bind`: the addresses Redis listens on (groundwork.components.redis.access);
+    `exporter_password`: the monitoring exporter's ACL user, when the host is monitored."""
     aof_was_on = redis_keeps_aof()
     install_redis()
     if settings.appendonly and not aof_was_on:
@@ -37,7 +39,8 @@ def deploy_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_REDIS
     answers = PINGS
     redis = ServiceChanges(SERVICE, action="restart", ready=answers, timeout=settings.start_timeout)
     watched_upload(redis, configure_redis, watched=(CONFIG,), settings=settings, bind=bind)
-    watched_upload(redis, write_redis_users, watched=(USERS_ACL,), settings=settings)
+    watched_upload(redis, write_redis_users, watched=(USERS_ACL,), settings=settings,
+                   exporter_password=exporter_password)
     redis.apply()
     started = systemd.service(
         name="Enable and start redis-server", service=SERVICE, running=True, enabled=True,
@@ -92,18 +95,25 @@ def configure_redis(settings: RedisSettings, bind: tuple[str, ...] = LOOPBACK_RE
     )
 
 
-def write_redis_users(settings: RedisSettings, pending: tuple[str, ...] = ()) -> OperationMeta:
+def write_redis_users(settings: RedisSettings, pending: tuple[str, ...] = (),
+                      exporter_password: str | None = None) -> OperationMeta:
     # A StringIO, not a template: pyinfra never shows its content, so neither
     # the hashes nor anything else of the file reaches pyinfra's output.
     return files.put(
         name="Upload the Redis ACL users",
-        src=StringIO(users_acl(settings)),
+        src=StringIO(users_acl(settings, exporter_password)),
         dest=USERS_ACL, pending=pending,
         user="redis", group="redis", mode="0640",
     )
 
 
-def users_acl(settings: RedisSettings) -> str:
+# What the Prometheus Redis exporter asks (INFO, CONFIG GET maxmemory and the like,
+# SLOWLOG, LATENCY, CLIENT LIST): reads of server state, no key and no write.
+EXPORTER_ACL = ("resetkeys resetchannels -@all +ping +info +config|get +client|list +client|info +slowlog|get "
+                "+slowlog|len +latency|latest +latency|histogram +select +dbsize +memory|stats +cluster|info")
+
+
+def users_acl(settings: RedisSettings, exporter_password: str | None = None) -> str:
     """The aclfile: Redis rejects comments in it, so it carries no header line.
 
     Passwords are written as '#<sha256 hex>' (no salt in Redis's format), so an
@@ -116,6 +126,8 @@ def users_acl(settings: RedisSettings) -> str:
     ]
     if settings.admin_password is not None:
         lines.append(f"user {ADMIN_USER} on #{password_hash(settings.admin_password)} ~* &* +@all")
+    if exporter_password is not None:
+        lines.append(f"user {EXPORTER_USER} on #{password_hash(exporter_password)} {EXPORTER_ACL}")
     return "\n".join(lines) + "\n"
 
 

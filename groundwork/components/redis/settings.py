@@ -14,7 +14,8 @@ MIB = 1024 * 1024
 MIN_PASSWORD_LENGTH = 16
 # ACL users groundwork writes itself; the app user must not take their names.
 ADMIN_USER = "admin"
-RESERVED_USERS = ("default", ADMIN_USER)
+EXPORTER_USER = "groundwork-exporter"  # the monitoring component's Prometheus exporter
+RESERVED_USERS = ("default", ADMIN_USER, EXPORTER_USER)
 
 # Redis's own size units (redis.conf): k/m/g are powers of 1000, kb/mb/gb of 1024.
 _UNITS = {"": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
@@ -61,7 +62,7 @@ _USER_NAME = matches(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", "a user name of letters
 
 def _app_user(value: str) -> str | None:
     if value in RESERVED_USERS:
-        return f"expected a user name other than {' and '.join(map(repr, RESERVED_USERS))}, got {value!r}"
+        return f"expected a user name other than {', '.join(map(repr, RESERVED_USERS))}, got {value!r}"
     return _USER_NAME(value)
 
 
