@@ -14,11 +14,12 @@ from .app import APP_COMPONENT
 from .backups import BACKUPS
 from .base import BASE
 from .firewall import FIREWALL
+from .monitoring import MONITORING
 from .nginx import NGINX
 from .postgres import POSTGRES
 from .redis import REDIS
 
-RUN_ORDER: tuple[Component, ...] = (BASE, POSTGRES, REDIS, BACKUPS, APP_COMPONENT, NGINX, FIREWALL)
+RUN_ORDER: tuple[Component, ...] = (BASE, POSTGRES, REDIS, BACKUPS, APP_COMPONENT, NGINX, MONITORING, FIREWALL)
 
 
 def settings_classes(components=RUN_ORDER) -> list:

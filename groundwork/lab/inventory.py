@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .acme import ca_bundle, directory_url
+from .acme import ca_bundle, directory_url, root_file
 from .state import LabState, lab_dir
 from .system import LabError
 
@@ -30,6 +30,8 @@ def lab_groups() -> dict[str, list[tuple[str, dict]]]:
                 "certbot_server": directory_url(state),
                 "certbot_ca_bundle": str(ca_bundle(state)),
                 "nginx_server_names": [f"{host.name}.groundwork.test"],
+                # Prometheus' site probes verify the certificates pebble issued.
+                **({"monitoring_probe_ca_bundle": str(root_file(state))} if root_file(state).exists() else {}),
                 "base_admin_users": admins,
             },
         )

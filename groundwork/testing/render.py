@@ -160,6 +160,7 @@ FACTS: dict[str, Any] = {
     "groundwork.components.postgres.facts.PostgresExtensions": None,
     "groundwork.components.postgres.facts.PostgresReplicationSlots": None,
     "groundwork.components.postgres.facts.PostgresCluster": None,
+    "groundwork.components.monitoring.facts.PostgresMonitorRole": None,
 }
 
 

@@ -145,6 +145,8 @@ BASE: dict[str, Any] = {
 # are compared with a baseline that has them (baseline_for).
 BASE_OF_ONE = {
     "app_timers": [{"name": "cleanup", "command": "demoapp-migrate --check", "schedule": "hourly"}],
+    # Set, it adds the location nginx's status server proxies to the app: compared with one that has it.
+    "monitoring_app_metrics_path": "/metrics",
 }
 
 
