@@ -6,7 +6,8 @@
 #
 # Groups are roles (docs/fleet.md): `web` nginx + certbot, `app` Gunicorn (and
 # Celery, unless a `worker` group says otherwise), `db` Postgres, `cache`
-# Redis, `replica` Postgres standbys, `backup` the off-host copies. Hosts find
+# Redis, `replica` Postgres standbys, `backup` the off-host copies, `monitor`
+# Prometheus and Alertmanager (docs/monitoring.md). Hosts find
 # each other on `private_address` (else `ssh_hostname`): DATABASE_URL,
 # REDIS_URL, pg_hba, Redis bind, nginx's upstream and the firewall all follow
 # from this file; nothing is typed twice.
@@ -28,6 +29,7 @@ db = [host("db1.example.com", "10.0.0.31")]
 cache = db
 replica = [host("db2.example.com", "10.0.0.32")]
 backup = [host("backup1.example.com", "10.0.0.41")]
+monitor = backup  # Prometheus and Alertmanager beside the copies; every host runs its exporters
 
 # Every host shares group_data/prod.py.
 prod = web + app + db + replica + backup

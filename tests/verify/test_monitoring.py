@@ -54,6 +54,20 @@ def test_every_exporter_runs_and_answers_where_the_inventory_says(host, inventor
         assert result.rc == 0, f"{service} at {url}: {result.stderr}"
 
 
+# What each exporter reports when it reaches what it watches (its target being up is not enough:
+# a Redis exporter refused by the ACL still answers its own /metrics).
+REACHES = {"postgres": "pg_up 1", "redis": "redis_up 1", "nginx": "nginx_up 1"}
+
+
+def test_each_exporter_reaches_its_service(host, inventory, inventory_host):
+    _monitored(inventory_host)
+    address = listen_address(inventory, inventory_host)
+    for exporter in exporters_of(inventory_host):
+        if exporter in REACHES:
+            metrics = host.check_output(f"curl -fsS --max-time 10 http://{_hostport(address, EXPORTER_PORTS[exporter])}/metrics")
+            assert REACHES[exporter] in metrics.splitlines(), f"{exporter}: no {REACHES[exporter]!r}"
+
+
 def test_exporters_listen_on_nothing_but_their_address(host, inventory, inventory_host):
     _monitored(inventory_host)
     address = listen_address(inventory, inventory_host)

@@ -18,6 +18,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.util import get_template
 
+from ... import redaction
 from ...changes import ServiceChanges, await_answer, watched_upload
 from ...component import HostRun
 from ...escape import environment_file_value
@@ -86,7 +87,9 @@ def monitoring_packages(run: HostRun) -> list[str]:
 def redis_exporter_password(app_password: str) -> str:
     """The Redis exporter's ACL password, derived from the app's: nothing more to type or keep,
     and knowing it tells nothing of the app's password."""
-    return hmac.new(app_password.encode(), b"groundwork redis exporter", hashlib.sha256).hexdigest()
+    password = hmac.new(app_password.encode(), b"groundwork redis exporter", hashlib.sha256).hexdigest()
+    redaction.register([password])  # kept out of every log record, --debug included
+    return password
 
 
 def answers(url: str) -> str:
