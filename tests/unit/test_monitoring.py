@@ -200,3 +200,24 @@ def test_every_template_of_the_component_exists():
                  "etc/prometheus/postgres-exporter-queries.yml", "etc/mtail/groundwork-nginx.mtail",
                  "etc/nginx/conf.d/groundwork-status.conf", "etc/default/SERVICE"):
         assert template(path)
+
+
+def test_every_monitoring_config_is_checked_before_it_goes_live_and_the_files_are_planned():
+    from groundwork.testing.render import rendered_files
+    from tests.unit.test_settings_property import BASE
+
+    files = rendered_files(dict(BASE))
+    for path in ("/etc/prometheus/prometheus.yml", "/etc/prometheus/rules/groundwork.rules.yml",
+                 "/etc/prometheus/alertmanager.yml", "/etc/prometheus/blackbox.yml",
+                 "/etc/default/prometheus-node-exporter", "/etc/default/prometheus-redis-exporter",
+                 "/etc/nginx/conf.d/groundwork-status.conf", "/etc/mtail/groundwork-nginx.mtail"):
+        assert path in files, path
+    script = "\n".join(files.commands)
+    for checker in ("promtool check config /etc/prometheus/prometheus.yml",
+                    "amtool check-config /etc/prometheus/alertmanager.yml",
+                    "prometheus-blackbox-exporter --config.check", "nginx -t"):
+        assert checker in script, checker
+    # The exporter's password reaches its environment file, never a command line.
+    password = redis_exporter_password(BASE["redis_app_password"])
+    assert password in files["/etc/default/prometheus-redis-exporter"]
+    assert password not in script
