@@ -13,6 +13,7 @@ from groundwork.lab.system import ensure_lab_tools
 from groundwork.testing.converge import converge
 from groundwork.testing.lynis import audit
 
+# Each late module brings up the lab it needs and leaves it for the next one to replace.
 # The three baseline modules share one lab (baseline_pair), in this order:
 # test_ssh_port moves lab1's SSH port, so it comes last of them.
 LATE_MODULES = ["test_postgres.py", "test_redis.py", "test_backups.py", "test_firewall.py", "test_lynis.py",

@@ -35,13 +35,10 @@ def django(lab_hosts, debian12_image):
     """The converged host; `.lynis`: its lynis audit, run in the background while the tests run."""
     debian12_image.result()
     lab.up(["dj1@bookworm"])
-    try:
-        first = converge(LAB, "deploys/full.py")
-        assert first.ok, first.describe()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            yield SimpleNamespace(first=first, lynis=pool.submit(audit, "dj1"))
-    finally:
-        lab.up(["lab1"])
+    first = converge(LAB, "deploys/full.py")
+    assert first.ok, first.describe()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield SimpleNamespace(first=first, lynis=pool.submit(audit, "dj1"))
 
 
 def https(path: str, *curl: str) -> str:

@@ -62,10 +62,7 @@ def app_ping(on: str, password: str) -> str:
 @pytest.fixture(scope="module")
 def two_hosts(lab_hosts):
     state = lab.up(HOSTS)
-    try:
-        yield state
-    finally:
-        lab.up(["lab1"])
+    yield state
 
 
 @pytest.fixture(scope="module")

@@ -35,19 +35,16 @@ def converge_data_tier():
 @pytest.fixture(scope="module")
 def fleet(lab_hosts):
     lab.up(["db1:db,cache", "app1:app", "rep1:replica"])
-    try:
-        started = time.monotonic()
-        first = converge_data_tier()
-        assert first.ok, first.describe()
-        # The replication password reached rep1's .pgpass and db1's role without showing anywhere.
-        for text in (first.stderr, repr(first.results)):
-            assert REPLICATION_PASSWORD not in text and "SCRAM-SHA-256$" not in text
-        print(f"first converge of db1, app1, rep1: {time.monotonic() - started:.0f} s")
-        installed = lab.run_on("app1", CLIENTS, timeout=600)
-        assert installed.returncode == 0, installed.stderr
-        yield {name: h.address for name, h in LabState.load().hosts.items()}
-    finally:
-        lab.up(["lab1"])
+    started = time.monotonic()
+    first = converge_data_tier()
+    assert first.ok, first.describe()
+    # The replication password reached rep1's .pgpass and db1's role without showing anywhere.
+    for text in (first.stderr, repr(first.results)):
+        assert REPLICATION_PASSWORD not in text and "SCRAM-SHA-256$" not in text
+    print(f"first converge of db1, app1, rep1: {time.monotonic() - started:.0f} s")
+    installed = lab.run_on("app1", CLIENTS, timeout=600)
+    assert installed.returncode == 0, installed.stderr
+    yield {name: h.address for name, h in LabState.load().hosts.items()}
 
 
 def as_app(on: str, address: str, sql: str):
