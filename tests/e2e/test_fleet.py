@@ -1,5 +1,5 @@
 """A fleet on five lab hosts (issue 8): nginx on web1 balancing app1 and app2,
-Postgres and Redis on db1, off-host backups on bak1.
+Postgres and Redis on db1, off-host backups and monitoring (Prometheus) on bak1.
 
 Converge -> every verify test passes on every host -> re-converge changes
 nothing -> a row written through the balancer is read on both app hosts; and
@@ -23,22 +23,19 @@ from groundwork.testing.converge import converge
 from groundwork.testing.verify import run_verify
 
 INVENTORY = "inventories/lab.py"
-FLEET = ["web1:web", "app1:app", "app2:app", "db1:db,cache", "bak1:backup"]
+FLEET = ["web1:web", "app1:app", "app2:app", "db1:db,cache", "bak1:backup,monitor"]
 SITE = "web1.groundwork.test"
 
 
 @pytest.fixture(scope="module")
 def fleet(lab_hosts, tmp_path_factory):
     state = lab.up(FLEET)
-    try:
-        first = converge(INVENTORY, "deploys/full.py")
-        assert first.ok, first.describe()
-        root = tmp_path_factory.mktemp("pebble") / "root.pem"
-        root.write_text(pebble_root(state))
-        state.acme_root = root
-        yield state
-    finally:
-        lab.up(["lab1"])
+    first = converge(INVENTORY, "deploys/full.py")
+    assert first.ok, first.describe()
+    root = tmp_path_factory.mktemp("pebble") / "root.pem"
+    root.write_text(pebble_root(state))
+    state.acme_root = root
+    yield state
 
 
 def address(state, name: str) -> str:
@@ -119,3 +116,24 @@ def test_a_release_failing_on_the_first_app_host_stops_the_rollout(fleet, tmp_pa
         assert current_release(app_host) == before[app_host], app_host
         assert on_app_host(fleet, app_host, "/version")["version"] == "1.0.0"
     assert through_balancer(fleet, "/health")["status"] == "ok"
+
+
+# Each exporter's port, on the hosts that run it (groundwork.components.monitoring.targets).
+EXPORTER_PORTS = [("db1", 9100), ("db1", 9187), ("db1", 9121), ("web1", 9113), ("web1", 3903), ("app1", 9100)]
+
+
+@pytest.mark.parametrize("target, port", EXPORTER_PORTS)
+def test_exporters_answer_the_monitor_host_and_are_filtered_for_the_others(fleet, target, port):
+    assert lab.probe_tcp("bak1", address(fleet, target), port) == "open"
+    other = "app2" if target != "app2" else "app1"
+    assert lab.probe_tcp(other, address(fleet, target), port) == "TimeoutError"  # filtered, not refused
+
+
+def test_prometheus_on_the_monitor_host_scrapes_every_host_of_the_fleet(fleet):
+    out = lab.run_on("bak1", "curl -fsS --max-time 10 'http://127.0.0.1:9090/api/v1/targets?state=active'")
+    assert out.returncode == 0, out.stderr
+    targets = json.loads(out.stdout)["data"]["activeTargets"]
+    node = sorted(t["labels"]["instance"] for t in targets if t["labels"]["job"] == "node")
+    assert node == ["app1", "app2", "bak1", "db1", "web1"]
+    jobs = {t["labels"]["job"] for t in targets}
+    assert {"postgres", "redis", "nginx", "nginx_log", "blackbox_site", "blackbox_health"} <= jobs

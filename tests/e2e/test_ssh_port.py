@@ -13,7 +13,6 @@ import subprocess
 
 import pytest
 
-from groundwork.lab import lab
 from groundwork.lab.state import LabState
 from groundwork.testing.converge import converge
 

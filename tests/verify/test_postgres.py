@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from groundwork.testing.secrets import run_with_secret
+from groundwork.components.postgres.access import MONITOR_ROLE
 from groundwork.components.postgres.tuning import postgres_tuning
+from groundwork.testing.secrets import run_with_secret
 
 pytestmark = pytest.mark.group("db")
 
@@ -103,6 +104,8 @@ def test_wrong_password_is_refused(host, settings):
 
 
 def test_hba_host_lines_use_only_scram(host, settings):
+    # Over the socket, peer for the superuser and (when monitored) the exporter's role alone.
+    peers = {"{postgres}"} | ({f"{{{MONITOR_ROLE}}}"} if settings.monitoring.enabled else set())
     rows = psql(host, settings, "SELECT type, user_name, auth_method FROM pg_hba_file_rules WHERE error IS NULL").splitlines()
     assert rows
     for row in rows:
@@ -110,7 +113,15 @@ def test_hba_host_lines_use_only_scram(host, settings):
         if kind.startswith("host"):
             assert method == "scram-sha-256", row
         else:
-            assert method == "scram-sha-256" or (users == "{postgres}" and method == "peer"), row
+            assert method == "scram-sha-256" or (users in peers and method == "peer"), row
+
+
+def test_the_exporters_role_is_in_pg_monitor_and_nothing_more(host, settings):
+    if not settings.monitoring.enabled:
+        pytest.skip("monitoring_enabled is false")
+    row = psql(host, settings, "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, "
+               f"pg_has_role(oid, 'pg_monitor', 'MEMBER'), rolpassword IS NULL FROM pg_authid WHERE rolname = '{MONITOR_ROLE}'")
+    assert row.strip() == "t|f|f|f|f|t|t", row
 
 
 def test_all_role_passwords_are_scram(host, settings):
