@@ -244,22 +244,18 @@ def deploy_prometheus(run: HostRun) -> None:
     start("prometheus-blackbox-exporter", blackbox_ready)
 
     # Alertmanager: receivers from settings; its file holds the SMTP password.
-    alertmanager_restart = ServiceChanges("prometheus-alertmanager", action="restart", ready=alertmanager_ready)
-    alertmanager_reload = ServiceChanges("prometheus-alertmanager", action="reload", ready=alertmanager_ready,
-                                         check=f"amtool check-config {ALERTMANAGER_CONFIG}")
+    alertmanager_restart, alertmanager_reload = restart_and_reload(
+        "prometheus-alertmanager", alertmanager_ready, check=f"amtool check-config {ALERTMANAGER_CONFIG}")
     exporter_defaults(alertmanager_restart, "prometheus-alertmanager", args=[
         f"--web.listen-address={LOOPBACK}:{ALERTMANAGER_PORT}", "--cluster.listen-address="])
     watched_upload(alertmanager_reload, files.put, name="Upload Alertmanager's config",
                    src=StringIO(render("etc/prometheus/alertmanager.yml", **alertmanager_context(settings))),
                    dest=ALERTMANAGER_CONFIG, user="root", group="prometheus", mode="0640")
-    alertmanager_restart.apply()
-    alertmanager_reload.apply()
-    start("prometheus-alertmanager", alertmanager_ready)
+    apply_both(alertmanager_restart, alertmanager_reload)
 
     # Prometheus: targets from the inventory, groundwork's rules.
-    prometheus_restart = ServiceChanges("prometheus", action="restart", ready=prometheus_ready)
-    prometheus_reload = ServiceChanges("prometheus", action="reload", ready=prometheus_ready,
-                                       check=f"promtool check config {PROMETHEUS_CONFIG}")
+    prometheus_restart, prometheus_reload = restart_and_reload(
+        "prometheus", prometheus_ready, check=f"promtool check config {PROMETHEUS_CONFIG}")
     exporter_defaults(prometheus_restart, "prometheus", args=[
         f"--web.listen-address={LOOPBACK}:{PROMETHEUS_PORT}",
         f"--storage.tsdb.retention.time={settings.retention}"])
@@ -275,9 +271,21 @@ def deploy_prometheus(run: HostRun) -> None:
                    blackbox=f"{LOOPBACK}:{BLACKBOX_PORT}", monitor=me.name,
                    jobs=scrape_targets(fleet, me), app_metrics_path=settings.app_metrics_path or "/metrics",
                    site_probes=probes, health_probes=health_probes(fleet, me))
-    prometheus_restart.apply()
-    prometheus_reload.apply()
-    start("prometheus", prometheus_ready)
+    apply_both(prometheus_restart, prometheus_reload)
+
+
+def restart_and_reload(service: str, ready: str, check: str) -> tuple[ServiceChanges, ServiceChanges]:
+    """A restart for its command line (/etc/default), a reload for its config once `check` passes."""
+    return (ServiceChanges(service, action="restart", ready=ready),
+            ServiceChanges(service, action="reload", ready=ready, check=check))
+
+
+def apply_both(restart: ServiceChanges, reload: ServiceChanges):
+    """The restart, then the reload (after a restart it reloads what was just read: harmless), then
+    the service enabled and started."""
+    restart.apply()
+    reload.apply()
+    return start(restart.service, restart.ready)
 
 
 def alertmanager_context(settings: MonitoringSettings) -> dict:
