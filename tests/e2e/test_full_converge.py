@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 
+from groundwork.lab.lab import run_on as lab_ssh
 from groundwork.testing.converge import converge
 from groundwork.testing.verify import run_verify
-
-from groundwork.lab.lab import run_on as lab_ssh
 
 LAB_INVENTORY = "inventories/lab.py"
 

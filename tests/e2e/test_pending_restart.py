@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from groundwork.changes import marker_path
-from groundwork.testing.converge import converge
-
 from groundwork.lab.lab import run_on as lab_ssh
+from groundwork.testing.converge import converge
 
 LAB_INVENTORY = "inventories/lab.py"
 

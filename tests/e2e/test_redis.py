@@ -15,14 +15,14 @@ import subprocess
 import pytest
 
 from groundwork.components.redis.deploy import password_hash
+from groundwork.components.redis.settings import RedisSettings
 from groundwork.lab import lab
 from groundwork.lab.state import LabState
 from groundwork.paths import ROOT
 from groundwork.settings import build
-from groundwork.components.redis.settings import RedisSettings
 from groundwork.testing.converge import converge
-from groundwork.testing.verify import count_tests, run_verify
 from groundwork.testing.secrets import with_secret
+from groundwork.testing.verify import count_tests, run_verify
 
 LAB_INVENTORY = "inventories/lab.py"
 DEPLOY = "deploys/redis.py"

@@ -14,9 +14,9 @@ from groundwork.components.base.deploy import (
     base_packages,
     sshd_ports,
 )
+from groundwork.components.base.settings import BaseSettings, swap_size_bytes
 from groundwork.paths import template
 from groundwork.settings import SettingsError, build
-from groundwork.components.base.settings import BaseSettings, swap_size_bytes
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

@@ -17,8 +17,8 @@ import pytest
 
 from groundwork.components import SETTINGS_CLASSES
 from groundwork.components.base.settings import ESSENTIAL_PACKAGES, BaseSettings
-from groundwork.settings import SettingsError
 from groundwork.fleet import FleetHost
+from groundwork.settings import SettingsError
 from groundwork.testing.inventory import load_inventory, ssh_config_for
 
 INVENTORY = """\

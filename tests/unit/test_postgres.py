@@ -7,12 +7,17 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.util import get_template
 
 from groundwork.components import SETTINGS_CLASSES
-from groundwork.components.postgres.deploy import database_sql, plan_packages, role_sql, server_parameters
-from groundwork.paths import template
+from groundwork.components.postgres.deploy import (
+    database_sql,
+    plan_packages,
+    role_sql,
+    server_parameters,
+)
 from groundwork.components.postgres.scram import make_verifier, verifier_matches
-from groundwork.settings import SettingsError, validate_host
 from groundwork.components.postgres.settings import Database, PostgresSettings, Role
-from groundwork.components.postgres.tuning import MB, GB, postgres_tuning
+from groundwork.components.postgres.tuning import GB, MB, postgres_tuning
+from groundwork.paths import template
+from groundwork.settings import SettingsError, validate_host
 
 # Made by PostgreSQL 17 itself: CREATE ROLE ... PASSWORD '...'
 PG_VERIFIER = (
@@ -291,7 +296,11 @@ def test_pg_hba_admits_exactly_the_allowed_clients():
 # --- replication --------------------------------------------------------------------------------
 
 from groundwork.components.postgres.deploy import (  # noqa: E402
-    PGPASS, Standby, clone_command, pgpass_line, standby_floors,
+    PGPASS,
+    Standby,
+    clone_command,
+    pgpass_line,
+    standby_floors,
 )
 from groundwork.secret import Secret  # noqa: E402
 

@@ -9,12 +9,15 @@ from pathlib import Path
 import jinja2
 import jinja2.meta
 import pytest
-
-from groundwork.components import SETTINGS_CLASSES
-from groundwork.settings.schema import deploy_problems
 from pyinfra.api.util import get_template
 
+from groundwork.components import SETTINGS_CLASSES
 from groundwork.components.redis.deploy import password_hash, users_acl
+from groundwork.components.redis.settings import (
+    RedisSettings,
+    derived_maxmemory,
+    memory_bytes,
+)
 from groundwork.paths import template
 from groundwork.settings import (
     SettingsError,
@@ -22,7 +25,7 @@ from groundwork.settings import (
     redacted,
     validate_host,
 )
-from groundwork.components.redis.settings import RedisSettings, derived_maxmemory, memory_bytes
+from groundwork.settings.schema import deploy_problems
 
 HEADER = "# managed by groundwork; local edits are overwritten"
 APP_PASSWORD = "app-password-for-unit-tests"

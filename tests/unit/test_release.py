@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 from pyinfra.api.exceptions import PyinfraError
 
+from groundwork.components.app.release import (
+    ZIP_EPOCH,
+    PipFailed,
+    Target,
+    build_release,
+    source_kind,
+)
 from groundwork.paths import ROOT
-from groundwork.components.app.release import ZIP_EPOCH, PipFailed, Target, build_release, source_kind
 
 TRIXIE = Target("3.13", "x86_64", "2.41")
 HOST = "Python 3.13 on x86_64 (manylinux glibc 2.41)"  # TRIXIE, as messages say it

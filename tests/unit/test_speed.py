@@ -10,9 +10,17 @@ from types import SimpleNamespace
 import pytest
 
 from groundwork.connections import set_nodelay, tcp_socket
-from groundwork.facts import files as fact_files, server as fact_server, systemd as fact_systemd
+from groundwork.facts import files as fact_files
+from groundwork.facts import server as fact_server
+from groundwork.facts import systemd as fact_systemd
 from groundwork.operations import files, server, systemd
-from groundwork.testing.bench import count_commands, op_durations, parse_wrk, phases, split_apt
+from groundwork.testing.bench import (
+    count_commands,
+    op_durations,
+    parse_wrk,
+    phases,
+    split_apt,
+)
 
 SHA = "a" * 64
 
