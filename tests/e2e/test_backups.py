@@ -135,14 +135,6 @@ def test_second_converge_changes_nothing(converged, keypair):
     assert again.changed == {}, again.describe()
 
 
-def test_postgres_without_clients_is_closed_to_another_host(converged, backup_lab):
-    """db1 serves no other host (bk1 only receives copies): Postgres listens on loopback alone."""
-    db1 = backup_lab.hosts["db1"].address
-    assert lab.probe_tcp("bk1", db1, 22) == "open"  # the network is there ...
-    assert lab.probe_tcp("bk1", db1, 5432) in ("refused", "TimeoutError")  # ... Postgres is not
-    assert lab.probe_tcp("db1", "127.0.0.1", 5432) == "open"
-
-
 def test_rows_with_embeddings_survive_backup_drop_and_restore(converged, keypair):
     # As the app role, the way an app's migrations create its tables.
     ok("db1", f"{PSQL} -d app -c 'SET ROLE app' -c 'CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, note text, embedding vector(3))' "

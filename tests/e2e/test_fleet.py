@@ -109,13 +109,20 @@ def test_a_release_failing_on_the_first_app_host_stops_the_rollout(fleet, tmp_pa
     # Healthy everywhere but on app1, the first host of the rollout.
     init.write_text(init.read_text().replace('__version__ = "1.0.0"', '__version__ = "1.1.0"').replace(
         "HEALTHY = True", 'HEALTHY = __import__("socket").gethostname() != "app1"'))
-    result = converge(INVENTORY, "deploys/app.py", data={"app_source": str(copy)}, json_output=False)
+    result = converge(INVENTORY, "deploys/app.py", data={"app_source": str(copy), "app_health_timeout": 15}, json_output=False)
     assert result.returncode != 0
     assert "Rollout of demoapp" in result.stderr and "stopped: app1 failed" in result.stderr, result.stderr[-3000:]
     for app_host in ("app1", "app2"):
         assert current_release(app_host) == before[app_host], app_host
         assert on_app_host(fleet, app_host, "/version")["version"] == "1.0.0"
     assert through_balancer(fleet, "/health")["status"] == "ok"
+
+
+@pytest.mark.parametrize("port", [5432, 6379])
+def test_postgres_and_redis_answer_their_clients_only(fleet, port):
+    assert lab.probe_tcp("app1", address(fleet, "db1"), port) == "open"
+    for other in ("web1", "bak1"):  # neither runs the app: the firewall drops them
+        assert lab.probe_tcp(other, address(fleet, "db1"), port) == "TimeoutError", other
 
 
 # Each exporter's port, on the hosts that run it (groundwork.components.monitoring.targets).

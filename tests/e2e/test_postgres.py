@@ -1,5 +1,6 @@
-"""PostgreSQL on a lab host: password rotation and config validation (that another host cannot
-reach it is shown in test_backups.py, whose lab has two hosts)."""
+"""PostgreSQL on a lab host: password rotation and config validation (that only its clients
+reach it across hosts is shown on the fleet, test_fleet.py; that a one-host deploy listens on
+loopback alone, by the verify suite)."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from groundwork.components.monitoring.targets import (
     scrape_targets,
     site_probes,
 )
+from groundwork.components.postgres.access import MONITOR_ROLE
 from groundwork.fleet import MONITOR
 
 TARGETS_UP_WITHIN = 180  # seconds: a fresh target needs a scrape interval or two
@@ -66,6 +67,16 @@ def test_each_exporter_reaches_its_service(host, inventory, inventory_host):
         if exporter in REACHES:
             metrics = host.check_output(f"curl -fsS --max-time 10 http://{_hostport(address, EXPORTER_PORTS[exporter])}/metrics")
             assert REACHES[exporter] in metrics.splitlines(), f"{exporter}: no {REACHES[exporter]!r}"
+
+
+@pytest.mark.group("db")
+def test_the_exporters_postgres_role_is_in_pg_monitor_and_nothing_more(host, inventory_host, settings):
+    _monitored(inventory_host)
+    row = host.check_output(
+        "runuser -u postgres -- psql -X -A -t -p %s -d postgres -c %s", str(settings.postgres.port),
+        "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, "
+        f"pg_has_role(oid, 'pg_monitor', 'MEMBER'), rolpassword IS NULL FROM pg_authid WHERE rolname = '{MONITOR_ROLE}'")
+    assert row.strip() == "t|f|f|f|f|t|t", row
 
 
 def test_exporters_listen_on_nothing_but_their_address(host, inventory, inventory_host):

@@ -116,14 +116,6 @@ def test_hba_host_lines_use_only_scram(host, settings):
             assert method == "scram-sha-256" or (users in peers and method == "peer"), row
 
 
-def test_the_exporters_role_is_in_pg_monitor_and_nothing_more(host, settings):
-    if not settings.monitoring.enabled:
-        pytest.skip("monitoring_enabled is false")
-    row = psql(host, settings, "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, "
-               f"pg_has_role(oid, 'pg_monitor', 'MEMBER'), rolpassword IS NULL FROM pg_authid WHERE rolname = '{MONITOR_ROLE}'")
-    assert row.strip() == "t|f|f|f|f|t|t", row
-
-
 def test_all_role_passwords_are_scram(host, settings):
     verifiers = psql(host, settings, "SELECT rolname || ' ' || left(rolpassword, 14) FROM pg_authid WHERE rolpassword IS NOT NULL").splitlines()
     assert all(v.split()[1] == "SCRAM-SHA-256$" for v in verifiers), verifiers
