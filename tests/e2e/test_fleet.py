@@ -109,6 +109,7 @@ def test_a_release_failing_on_the_first_app_host_stops_the_rollout(fleet, tmp_pa
     # Healthy everywhere but on app1, the first host of the rollout.
     init.write_text(init.read_text().replace('__version__ = "1.0.0"', '__version__ = "1.1.0"').replace(
         "HEALTHY = True", 'HEALTHY = __import__("socket").gethostname() != "app1"'))
+    # 15 s for health (the broken host answers 503 at once); no later test here asks for zero changes.
     result = converge(INVENTORY, "deploys/app.py", data={"app_source": str(copy), "app_health_timeout": 15}, json_output=False)
     assert result.returncode != 0
     assert "Rollout of demoapp" in result.stderr and "stopped: app1 failed" in result.stderr, result.stderr[-3000:]
