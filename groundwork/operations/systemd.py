@@ -10,13 +10,17 @@ are. Every other name is pyinfra's.
 
 from __future__ import annotations
 
+import re
+
 from pyinfra import host
 from pyinfra.api import operation
 from pyinfra.operations import systemd as _pyinfra
 from pyinfra.operations.systemd import daemon_reload  # noqa: F401 (re-exported)
 
+from ..changes import _with_retry_on_spawn_failure
 from ..facts.systemd import SystemdUnit
 
+_STARTS = re.compile(r"systemctl (start|restart) \S+$")
 UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
                  ".timer", ".slice", ".scope")
 
@@ -49,7 +53,13 @@ def service(service: str, running: bool | None = True, restarted: bool = False, 
         if is_as_wanted(host.get_fact(SystemdUnit, unit=name), name, running, enabled):
             host.noop(f"unit {name} is {'running' if running else 'as wanted'}")
             return
-    yield from _pyinfra.service._inner(
+    for planned in _pyinfra.service._inner(
         service=service, running=running, restarted=restarted, reloaded=reloaded, command=command,
         enabled=enabled, daemon_reload=daemon_reload, user_mode=user_mode, machine=machine, user_name=user_name,
-    )
+    ):
+        # systemd in a container now and then fails a start with "unavailable resources"
+        # (Failed to spawn executor) although nothing of the unit ran: tried once more.
+        text = planned.get_raw_value() if hasattr(planned, "get_raw_value") else planned
+        if simple and isinstance(text, str) and _STARTS.match(text):
+            planned = _with_retry_on_spawn_failure(text, unit_name(service))
+        yield planned
