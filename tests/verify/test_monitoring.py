@@ -25,9 +25,9 @@ from groundwork.components.monitoring.targets import (
     EXPORTER_PORTS,
     EXPORTER_SERVICES,
     PROMETHEUS_PORT,
-    _hostport,
     exporters_of,
     health_probes,
+    host_port,
     listen_address,
     monitored,
     scrape_targets,
@@ -50,7 +50,7 @@ def test_every_exporter_runs_and_answers_where_the_inventory_says(host, inventor
     for exporter in exporters_of(inventory_host):
         service = EXPORTER_SERVICES[exporter]
         assert host.service(service).is_running and host.service(service).is_enabled, service
-        url = f"http://{_hostport(address, EXPORTER_PORTS[exporter])}/metrics"
+        url = f"http://{host_port(address, EXPORTER_PORTS[exporter])}/metrics"
         result = host.run(f"curl -fsS --max-time 10 {url}")
         assert result.rc == 0, f"{service} at {url}: {result.stderr}"
 
@@ -65,7 +65,7 @@ def test_each_exporter_reaches_its_service(host, inventory, inventory_host):
     address = listen_address(inventory, inventory_host)
     for exporter in exporters_of(inventory_host):
         if exporter in REACHES:
-            metrics = host.check_output(f"curl -fsS --max-time 10 http://{_hostport(address, EXPORTER_PORTS[exporter])}/metrics")
+            metrics = host.check_output(f"curl -fsS --max-time 10 http://{host_port(address, EXPORTER_PORTS[exporter])}/metrics")
             assert REACHES[exporter] in metrics.splitlines(), f"{exporter}: no {REACHES[exporter]!r}"
 
 
@@ -86,7 +86,7 @@ def test_exporters_listen_on_nothing_but_their_address(host, inventory, inventor
     for exporter in exporters_of(inventory_host):
         port = EXPORTER_PORTS[exporter]
         local = [line.split()[3] for line in listening if line.split()[3].rsplit(":", 1)[1] == str(port)]
-        assert local == [_hostport(address, port)], (exporter, local)
+        assert local == [host_port(address, port)], (exporter, local)
 
 
 def test_node_exporter_reads_systemd_and_the_textfile_directory(host, inventory_host):

@@ -26,7 +26,7 @@ from ...fleet import APP, DB, MONITOR, REPLICA
 from ...operations import files, systemd
 from ...packages import ensure_packages
 from ...paths import template
-from ..app.wiring import runs_app
+from ..app.wiring import runs_app, url_host
 from ..postgres.access import MONITOR_ROLE
 from ..postgres.deploy import host_plan
 from ..postgres.operations import quote_ident, quote_literal, sql
@@ -47,10 +47,10 @@ from .targets import (
     POSTGRES,
     PROMETHEUS_PORT,
     REDIS,
-    _hostport,
     exporters_of,
     health_host_header,
     health_probes,
+    host_port,
     listen_address,
     scrape_targets,
     site_probes,
@@ -112,7 +112,7 @@ def deploy_monitoring(run: HostRun) -> None:
                     user="root", group="root", mode="0755")
     for exporter in exporters:
         restart = ServiceChanges(EXPORTER_SERVICES[exporter], action="restart",
-                                 ready=answers(f"http://{_hostport(address, EXPORTER_PORTS[exporter])}/metrics"))
+                                 ready=answers(f"http://{host_port(address, EXPORTER_PORTS[exporter])}/metrics"))
         if exporter == POSTGRES:
             configure_postgres_exporter(run, address, restart)
         elif exporter == REDIS:
@@ -121,12 +121,12 @@ def deploy_monitoring(run: HostRun) -> None:
             configure_nginx_status(run, address)
             exporter_defaults(restart, "prometheus-nginx-exporter", args=[
                 f"--nginx.scrape-uri=http://{LOOPBACK}:{NGINX_STATUS_PORT}/stub_status",
-                f"--web.listen-address={_hostport(address, EXPORTER_PORTS[NGINX])}"])
+                f"--web.listen-address={host_port(address, EXPORTER_PORTS[NGINX])}"])
         elif exporter == NGINX_LOG:
             configure_mtail(run, address, restart)
         else:
             exporter_defaults(restart, "prometheus-node-exporter", args=[
-                f"--web.listen-address={_hostport(address, EXPORTER_PORTS[NODE])}",
+                f"--web.listen-address={host_port(address, EXPORTER_PORTS[NODE])}",
                 "--collector.systemd", f"--collector.textfile.directory={TEXTFILE_DIR}"])
         restart.apply()
         start(EXPORTER_SERVICES[exporter], restart.ready)
@@ -157,7 +157,7 @@ def configure_postgres_exporter(run: HostRun, address: str, restart: ServiceChan
                    user="root", group="root", mode="0644")
     dsn = f"host=/run/postgresql port={int(postgres.port)} user={MONITOR_ROLE} dbname=postgres sslmode=disable"
     exporter_defaults(restart, "prometheus-postgres-exporter", env={"DATA_SOURCE_NAME": dsn}, args=[
-        f"--web.listen-address={_hostport(address, EXPORTER_PORTS[POSTGRES])}",
+        f"--web.listen-address={host_port(address, EXPORTER_PORTS[POSTGRES])}",
         f"--extend.query-path={POSTGRES_QUERIES}"])
 
 
@@ -181,11 +181,11 @@ def configure_redis_exporter(run: HostRun, address: str, restart: ServiceChanges
     exporter_defaults(
         restart, "prometheus-redis-exporter", mode="0600",
         env={
-            "REDIS_ADDR": f"redis://{_hostport(target, redis.port)}",
+            "REDIS_ADDR": f"redis://{host_port(target, redis.port)}",
             "REDIS_USER": EXPORTER_USER,
             "REDIS_PASSWORD": redis_exporter_password(redis.app_password),
         },
-        args=[f"--web.listen-address={_hostport(address, EXPORTER_PORTS[REDIS])}"],
+        args=[f"--web.listen-address={host_port(address, EXPORTER_PORTS[REDIS])}"],
     )
 
 
@@ -199,7 +199,7 @@ def configure_nginx_status(run: HostRun, address: str) -> None:
     watched_upload(nginx, files.template, name="Upload nginx's status server",
                    src=template("etc/nginx/conf.d/groundwork-status.conf"), dest=NGINX_STATUS_CONF,
                    user="root", group="root", mode="0644", port=NGINX_STATUS_PORT,
-                   address=address if ":" not in address else f"[{address}]",
+                   address=url_host(address),
                    metrics_path=metrics_path if local_app else None,
                    upstream=f"{app.name}_app", host_header=app.health_host)
     nginx.apply()

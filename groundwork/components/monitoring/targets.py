@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from ...fleet import APP, CACHE, DB, MONITOR, REPLICA, WEB, Fleet, FleetHost
-from ..app.wiring import runs_app, served_app
+from ..app.wiring import runs_app, served_app, url_host
 
 LOOPBACK = "127.0.0.1"
 
@@ -71,8 +71,9 @@ def address_from(monitor: FleetHost, h: FleetHost) -> str:
     return LOOPBACK if monitor.name == h.name else h.ip()
 
 
-def _hostport(address: str, port: int) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+def host_port(address: str, port: int) -> str:
+    """address:port, an IPv6 address in brackets."""
+    return f"{url_host(address)}:{port}"
 
 
 def app_metrics_target(fleet: Fleet, monitor: FleetHost, h: FleetHost) -> str | None:
@@ -83,9 +84,9 @@ def app_metrics_target(fleet: Fleet, monitor: FleetHost, h: FleetHost) -> str | 
         return None
     app = served_app(fleet, h)
     if app.listen_port is not None:
-        return _hostport(address_from(monitor, h), app.listen_port)
+        return host_port(address_from(monitor, h), app.listen_port)
     if h.plays(WEB):
-        return _hostport(address_from(monitor, h), NGINX_STATUS_PORT)
+        return host_port(address_from(monitor, h), NGINX_STATUS_PORT)
     return None
 
 
@@ -117,7 +118,7 @@ def scrape_targets(fleet: Fleet, monitor: FleetHost) -> dict[str, list[Target]]:
     jobs[APP_METRICS] = []
     for h in fleet:
         for exporter in exporters_of(h):
-            jobs[exporter].append(Target(_hostport(address_from(monitor, h), EXPORTER_PORTS[exporter]), h.name))
+            jobs[exporter].append(Target(host_port(address_from(monitor, h), EXPORTER_PORTS[exporter]), h.name))
         if monitored(h):
             app = app_metrics_target(fleet, monitor, h)
             if app:
@@ -141,8 +142,7 @@ def site_probes(fleet: Fleet, monitor: FleetHost) -> list[SiteProbe]:
             continue
         for name in _probe_names(h):
             module = "site_" + re.sub(r"[^a-z0-9]", "_", name.lower())
-            address = address_from(monitor, h)
-            address = f"[{address}]" if ":" in address else address
+            address = url_host(address_from(monitor, h))
             probes.append(SiteProbe(module, name, f"https://{address}{h.settings.app.health_path}", h.name))
     return probes
 
@@ -156,8 +156,7 @@ def health_probes(fleet: Fleet, monitor: FleetHost) -> list[HealthProbe]:
         app = served_app(fleet, h)
         if app.listen_port is None:
             continue
-        address = address_from(monitor, h)
-        address = f"[{address}]" if ":" in address else address
+        address = url_host(address_from(monitor, h))
         probes.append(HealthProbe(f"http://{address}:{app.listen_port}{app.health_path}", h.name))
     return probes
 
