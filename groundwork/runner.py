@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from pyinfra import context, host
 from pyinfra.api import deploy, operation
 
-from . import redaction
+from . import factcache, pyinfra_patches, redaction
 from .component import Component, HostRun
 from .components import RUN_ORDER, named, settings_classes
 from .connections import set_nodelay
@@ -30,6 +30,9 @@ from .settings import SettingsError, validate_host
 from .settings.schema import secret_values
 
 _checked: dict[tuple[int, tuple[str, ...]], Fleet] = {}  # (run state, components checked) -> fleet
+
+# Before the first operation: pyinfra's operation ordering without inspect.stack().
+pyinfra_patches.install()
 
 
 def build_fleet(inventory, components: tuple[Component, ...] = RUN_ORDER) -> Fleet:
@@ -87,6 +90,7 @@ def deploy_components(*names: str) -> None:
     """Run the named components on the current host, or all of them with one package step first."""
     components = named(*names) if names else RUN_ORDER
     run = this_host(*names)
+    factcache.begin(context.ctx_host.get(), "+".join(names) or "full")
     use_cache_time(run.settings.base.apt_cache_max_age or None)
     check_addresses(run)
     if not names:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from groundwork import converge as scheduled
 from groundwork.lab.lab import run_on as lab_ssh
+from groundwork.paths import ROOT
+from groundwork.testing.bench import count_commands
 from groundwork.testing.converge import converge
 from groundwork.testing.verify import run_verify
 
@@ -27,6 +30,20 @@ def test_second_converge_changes_nothing(first_converge):
     assert again.results is not None
     assert again.changed == {}, again.describe()
     assert again.results["totals"]["no_change"] > 0
+
+
+def test_a_no_op_converge_reads_the_host_in_one_batch(first_converge):
+    """Issue 16: the no-op converge, typed as a user types it, with pyinfra's --debug log
+    counting the commands it sent; then every batched value against a single read."""
+    argv = [str(ROOT / ".venv" / "bin" / "pyinfra"), "-y", "--debug", LAB_INVENTORY, "deploys/full.py"]
+    code, stdout, stderr = scheduled.run_pyinfra(argv, cwd=ROOT, timeout=900)
+    assert code == 0, stderr[-3000:]
+    counted = count_commands(stderr)
+    assert 0 < counted.commands["lab1"] <= 20, counted
+    assert counted.uploads == 0
+    assert "Grand total" in stderr + stdout
+    parity = converge(LAB_INVENTORY, "tests/e2e/deploys/state_read_parity.py", json_output=False)
+    assert parity.ok, parity.describe()
 
 
 def test_verify_suite_passes_against_the_lab(first_converge):

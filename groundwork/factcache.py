@@ -1,0 +1,434 @@
+"""One read of a host's state per run, and no fact read twice while the host is unchanged.
+
+pyinfra 3 keeps no fact cache: an operation reads its facts when it is planned,
+and again when it is executed, one SSH command (2-3 round trips) per read. On a
+no-op re-converge those reads were every remote command of the run. Here, for
+the hosts a groundwork deploy runs on (`begin`):
+
+- a fact read is kept, by fact, arguments and how it runs (sudo, user, env), and
+  answers every later read of the same fact until the host changes;
+- the host changes when anything but a fact read runs on it (a command, an
+  upload, a download, whichever operation sends it): that drops every value
+  kept for the host, so what an operation changes is read fresh by every read
+  after it (and a dry run, which changes nothing, sees the state as it is);
+- the reads the last run of the same deploy made on the host are made first,
+  together, in one command (a few for a very long list) before the first fact:
+  the list is kept on the control machine (`reads_dir()`), names facts and
+  arguments only, and leaves out any read whose arguments hold a secret.
+
+A read the batch could not answer exactly as pyinfra would (a non-zero exit, a
+missing command, output its fact cannot process) is not kept from the batch:
+pyinfra reads it on its own when it is asked for, errors and all.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import gevent
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
+from pyinfra.api.host import Host
+from pyinfra.api.state import BaseStateCallback
+
+from . import redaction
+
+logger = logging.getLogger(__name__)
+
+# One shell argument stays well under Linux's 128 KiB limit for a single argument (sh -c '...').
+BATCH_BYTES = 60_000
+_CHANGING = ("run_shell_command", "put_file", "get_file", "rsync")  # whatever runs on the host
+_ORIGINAL = {name: getattr(Host, name) for name in ("get_fact", *_CHANGING)}
+
+
+def reads_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "groundwork" / "reads"
+
+
+class HostReads:
+    """What is known of one host in one run."""
+
+    def __init__(self, host: Host, deploy: str):
+        self.host = host
+        self.manifest = reads_dir() / (hashlib.sha256(f"{host.name}\0{deploy}".encode()).hexdigest()[:24] + ".json")
+        self.values: dict[tuple, Any] = {}
+        self.entries: dict[tuple, str | None] = {}  # key -> its manifest entry (JSON), None if never saved
+        self.used: dict[tuple, None] = {}  # the keys read this run, in order
+        self.reading: set[int] = set()  # greenlets reading a fact of this host now
+        self.defaults = _connector_arguments(host, None)
+        self.batched = 0  # values the batch answered (for the debug log and tests)
+
+    # the host changed: nothing read before is known any more
+    def forget(self) -> None:
+        if self.values:
+            logger.debug("%s changed: %d fact values dropped", self.host.name, len(self.values))
+        self.values.clear()
+
+    def is_reading(self) -> bool:
+        return id(gevent.getcurrent()) in self.reading
+
+
+def _connector_arguments(host: Host, op_arguments: dict | None) -> tuple:
+    """How a fact read runs (sudo, su, env, ...), as a hashable key."""
+    if op_arguments is None:
+        op_arguments, _ = pop_global_arguments(host.state, host, {})
+    return tuple((key, repr(op_arguments.get(key))) for key in sorted(CONNECTOR_ARGUMENT_KEYS))
+
+
+def _fact_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _entry(cls: type, args: tuple, kwargs: dict) -> str | None:
+    """The manifest entry of a read, as canonical JSON; None if it is not plain data or holds a secret."""
+    try:
+        text = json.dumps({"fact": _fact_path(cls), "args": list(args), "kwargs": kwargs}, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    if json.loads(text) != {"fact": _fact_path(cls), "args": list(args), "kwargs": kwargs}:
+        return None  # tuples and the like would not come back as they went
+    if redaction.mask_text(text) != text:
+        return None
+    return text
+
+
+def _key(cls: type, args: tuple, kwargs: dict, connector: tuple) -> tuple:
+    return (cls, repr(args), repr(sorted(kwargs.items())), connector)
+
+
+def _reads_of(host: Host) -> HostReads | None:
+    reads = getattr(host, "_groundwork_reads", None)
+    return reads if reads is not None and reads.host.state is host.state else None
+
+
+# --- the Host methods, as installed by begin() ---------------------------------------
+
+
+def _get_fact(self: Host, cls, *args, **kwargs):
+    reads = _reads_of(self)
+    if (reads is None or not isinstance(cls, type) or not issubclass(cls, FactBase)
+            or any(key.startswith("_") for key in kwargs) or cls.shell_executable):
+        return _ORIGINAL["get_fact"](self, cls, *args, **kwargs)
+    op_arguments = self.current_op_global_arguments
+    connector = reads.defaults if op_arguments is None else _connector_arguments(self, op_arguments)
+    key = _key(cls, args, kwargs, connector)
+    reads.used[key] = None
+    if key in reads.values:
+        return copy.deepcopy(reads.values[key])
+    me = id(gevent.getcurrent())
+    reads.reading.add(me)
+    try:
+        value = _ORIGINAL["get_fact"](self, cls, *args, **kwargs)
+    finally:
+        reads.reading.discard(me)
+    # A failed read may have failed the host; keep nothing of it.
+    if self not in self.state.failed_hosts:
+        reads.values[key] = copy.deepcopy(value)
+        if key not in reads.entries:
+            reads.entries[key] = _entry(cls, args, kwargs) if connector == reads.defaults else None
+    return value
+
+
+def _changing(name: str):
+    original = _ORIGINAL[name]
+
+    def method(self: Host, *args, **kwargs):
+        reads = _reads_of(self)
+        if reads is not None and not reads.is_reading():
+            reads.forget()
+        return original(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = original.__doc__
+    return method
+
+
+def install() -> bool:
+    """Put the caching methods on pyinfra's Host (idempotent); they do nothing for a host until
+    `begin`. False, and nothing done, when something else already replaced Host.get_fact (the
+    offline renderer's canned facts) or GROUNDWORK_FACT_CACHE=0 turns it off."""
+    if os.environ.get("GROUNDWORK_FACT_CACHE", "1") == "0" or Host.get_fact not in (_ORIGINAL["get_fact"], _get_fact):
+        return False
+    Host.get_fact = _get_fact
+    for name in _CHANGING:
+        if getattr(Host, name) is _ORIGINAL[name]:
+            setattr(Host, name, _changing(name))
+    return True
+
+
+def uninstall() -> None:
+    for name, method in _ORIGINAL.items():
+        setattr(Host, name, method)
+
+
+# --- per host and run ----------------------------------------------------------------------
+
+
+def begin(host: Host, deploy: str) -> HostReads | None:
+    """Keep fact values of `host` for the rest of this run, starting with one batch of the
+    reads the last run of `deploy` made there. Idempotent within a run."""
+    if not install():
+        return None
+    reads = _reads_of(host)
+    if reads is not None:
+        return reads
+    reads = HostReads(host, deploy)
+    host._groundwork_reads = reads
+    if not _has_saver(host.state):
+        host.state.add_callback_handler(_SaveOnDisconnect())
+    entries = _load(reads.manifest)
+    if entries:
+        read_batch(reads, entries)
+    return reads
+
+
+def _load(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+
+def save(reads: HostReads) -> None:
+    """The reads of this run, for the next run's batch (written whole, then renamed into place)."""
+    saved = [json.loads(entry) for key in reads.used if (entry := reads.entries.get(key))]
+    if not saved:
+        return
+    directory = reads.manifest.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = reads.manifest.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(saved, out)
+    os.replace(tmp, reads.manifest)
+
+
+def _has_saver(state) -> bool:
+    return any(isinstance(handler, _SaveOnDisconnect) for handler in getattr(state, "callback_handlers", ()))
+
+
+class _SaveOnDisconnect(BaseStateCallback):
+    """pyinfra disconnects every host at the end of a run: the run's reads are complete then."""
+
+    @staticmethod
+    def host_disconnect(state, host):
+        reads = _reads_of(host)
+        if reads is not None:
+            try:
+                save(reads)
+            except OSError as exc:
+                logger.debug("fact reads of %s not saved: %s", host.name, exc)
+
+
+# --- the batch ------------------------------------------------------------------------------
+
+
+def _resolve(entry: dict) -> tuple[type, tuple, dict] | None:
+    module, _, qualname = str(entry.get("fact", "")).partition(":")
+    try:
+        cls: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    if not (isinstance(cls, type) and issubclass(cls, FactBase)) or cls.shell_executable:
+        return None
+    args, kwargs = entry.get("args", []), entry.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return None
+    return cls, tuple(args), kwargs
+
+
+def _raw(command) -> str | None:
+    if command is None or isinstance(command, str):
+        return command
+    if isinstance(command, StringCommand):
+        return command.get_raw_value()
+    return None
+
+
+def _bound(fact: FactBase, args: tuple, kwargs: dict) -> dict | None:
+    if not callable(fact.command):
+        return {}
+    try:
+        bound = inspect.getcallargs(fact.command, *args, **kwargs)
+    except TypeError:
+        return None
+    bound.pop("self", None)
+    return bound
+
+
+def fact_script(cls: type, args: tuple, kwargs: dict) -> tuple[FactBase, str] | None:
+    """The fact object and the shell text pyinfra would run for this read (with its
+    missing-command guard). Some facts keep what their command was built from for their
+    `process` (pyinfra's FindInFile): the same object processes the output."""
+    fact = cls()
+    bound = _bound(fact, args, kwargs)
+    if bound is None:
+        return None
+    try:
+        command = _raw(fact.command(**bound) if callable(fact.command) else fact.command)
+        requires = _raw(fact.requires_command(**bound) if callable(fact.requires_command) else fact.requires_command)
+    except Exception:  # a fact that cannot build its command now is read on its own, later
+        return None
+    if command is None:
+        return None
+    if requires:
+        return fact, f"if command -v {requires} >/dev/null 2>&1; then ( {command} ); else exit 127; fi"
+    return fact, command
+
+
+class _Item:
+    """One command of the batch: a single read, or several reads of a fact that can read
+    them together (`combined_command` / `split_combined` on the fact class)."""
+
+    def __init__(self, reads: list[tuple], script: str, split=None):
+        self.reads = reads  # (cls, args, kwargs, fact object)
+        self.script = script
+        self.split = split or (lambda lines: [lines])
+
+
+def _items(entries: list[dict]) -> list[_Item]:
+    items: list[_Item] = []
+    combined: dict[type, list[tuple]] = {}
+    for entry in entries:
+        resolved = _resolve(entry)
+        if resolved is None:
+            continue
+        cls, args, kwargs = resolved
+        if hasattr(cls, "combined_command"):
+            fact = cls()
+            bound = _bound(fact, args, kwargs)
+            if bound is not None:
+                combined.setdefault(cls, []).append((cls, args, kwargs, fact, bound))
+                continue
+        built = fact_script(cls, args, kwargs)
+        if built is not None:
+            items.append(_Item([(cls, args, kwargs, built[0])], built[1]))
+    for cls, group in combined.items():
+        bounds = [read[4] for read in group]
+        try:
+            script = cls.combined_command(bounds)
+        except Exception:
+            continue
+        items.append(_Item([read[:4] for read in group], script,
+                           lambda lines, cls=cls, bounds=bounds: cls.split_combined(lines, bounds)))
+    return items
+
+
+def batch_script(items: list[tuple[int, _Item]], token: str, parallel: int = 2) -> str:
+    """The shell text reading `items`: each between its markers, in `parallel` groups that run
+    at once (each into a file of its own, printed in turn: their lines never interleave)."""
+    def part(group):
+        return "".join(
+            f"echo '{token} {i}'; ( {item.script}\n) </dev/null 2>/dev/null; printf '\\n{token} {i} %s\\n' $?\n"
+            for i, item in group
+        )
+
+    groups = [items[n::parallel] for n in range(parallel) if items[n::parallel]]
+    if len(groups) == 1:
+        return part(groups[0])
+    files = " ".join(f'"$d/{n}"' for n in range(len(groups)))
+    return (
+        "d=$(mktemp -d) || exit 1\n"
+        + "".join(f'{{\n{part(group)}}} >"$d/{n}" &\n' for n, group in enumerate(groups))
+        + f'wait\ncat {files}\nrm -rf "$d"\n'
+    )
+
+
+def read_batch(reads: HostReads, entries: list[dict]) -> int:
+    """Read `entries` of reads.host in as few commands as fit; keep each value pyinfra would
+    have got from the read alone. Returns how many are kept."""
+    host = reads.host
+    items = _items(entries)
+    if not items:
+        return 0
+    if not host.connected:
+        host.connect(reason="to read its state", raise_exceptions=True)
+    token = secrets.token_hex(8)
+    kept = 0
+    for chunk in _chunks(items):
+        me = id(gevent.getcurrent())
+        reads.reading.add(me)
+        try:
+            ok, output = _ORIGINAL["run_shell_command"](host, StringCommand(batch_script(chunk, token)))
+        except Exception as exc:  # the reads then happen one by one, as without the batch
+            logger.debug("state read of %s failed: %s", host.name, exc)
+            return kept
+        finally:
+            reads.reading.discard(me)
+        if not ok:
+            logger.debug("state read of %s exited non-zero", host.name)
+            continue
+        results = parse_batch(output.stdout_lines, token)
+        for i, item in chunk:
+            status, lines = results.get(i, (None, None))
+            if status != 0:
+                continue
+            try:
+                outputs = item.split(lines)
+            except Exception:
+                outputs = None
+            if outputs is None or len(outputs) != len(item.reads):
+                continue
+            for (cls, args, kwargs, fact), lines_of_read in zip(item.reads, outputs):
+                try:
+                    value = fact.process(lines_of_read) if lines_of_read else fact.default()
+                except Exception:
+                    continue
+                key = _key(cls, args, kwargs, reads.defaults)
+                reads.values[key] = value
+                reads.entries[key] = _entry(cls, args, kwargs)
+                kept += 1
+    reads.batched += kept
+    logger.debug("state read of %s: %d facts in %d commands", host.name, kept, len(_chunks(items)))
+    return kept
+
+
+def _chunks(items: list[_Item]) -> list[list[tuple[int, _Item]]]:
+    chunks: list[list] = [[]]
+    size = 0
+    for i, item in enumerate(items):
+        if chunks[-1] and size + len(item.script) > BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append((i, item))
+        size += len(item.script) + 80
+    return chunks
+
+
+def parse_batch(lines: list[str], token: str) -> dict[int, tuple[int, list[str]]]:
+    """{index: (exit status, stdout lines)} from a batch's output.
+
+    Each read's output sits between "TOKEN i" and "TOKEN i STATUS"; the end marker is
+    printed after a newline, so output without a final newline ends the line before it
+    (that blank line is not the read's)."""
+    results: dict[int, tuple[int, list[str]]] = {}
+    current: int | None = None
+    collected: list[str] = []
+    for line in lines:
+        words = line.split(" ")
+        if len(words) in (2, 3) and words[0] == token and words[1].isdigit():
+            index = int(words[1])
+            if len(words) == 2:
+                current, collected = index, []
+            elif current == index and words[2].lstrip("-").isdigit():
+                if collected and collected[-1] == "":
+                    collected.pop()
+                results[index] = (int(words[2]), collected)
+                current = None
+            continue
+        if current is not None:
+            collected.append(line)
+    return results
