@@ -1,6 +1,6 @@
 """How fast groundwork converges, measured on lab hosts (issue 8, "Benchmark").
 
-    sudo .venv/bin/python bench/noop.py [--runs 5] [--wrk-seconds 8] [--keep]
+    sudo .venv/bin/python bench/noop.py [--runs 5] [--rtt-ms 20] [--wrk-seconds 8] [--keep]
 
 Run from the repository root, as root (it boots a lab of four hosts, each
 with the whole stack, and takes it down at the end unless --keep). It uses
@@ -13,6 +13,9 @@ by default id "bn" in .lab-bench/ on the lab's default subnet. It prints:
    (from pyinfra's --debug log, in a separate run so logging costs no time);
 3. the floor beside it: the same pyinfra start and SSH connection with one
    command (`pyinfra INVENTORY exec -- true`);
+3b. the same no-op and floor with --rtt-ms (20 by default) added to every round
+   trip: SSH goes through a delaying proxy on loopback (groundwork.lab.delay,
+   bench/inventories/delayed_lab.py), as from a laptop or CI runner to a VPS;
 4. the example app's cheap endpoint (/version) with wrk on lab1 itself, through
    nginx (HTTPS) and directly on Gunicorn, as a ratio.
 
@@ -29,6 +32,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +41,8 @@ os.environ.setdefault("GROUNDWORK_LAB_DIR", str(ROOT / ".lab-bench"))
 sys.path.insert(0, str(ROOT))
 
 from groundwork.lab import lab  # noqa: E402
+from groundwork.lab.delay import delayed  # noqa: E402
+from groundwork.lab.state import LabState  # noqa: E402
 from groundwork.testing.bench import (  # noqa: E402
     count_commands, op_durations, parse_wrk, phases, run_stamped, split_apt,
 )
@@ -48,12 +54,35 @@ DATA = ["--data", "app_bind=127.0.0.1:8000"]
 APP_PORT = 8000
 
 
+DELAYED = {"inventory": INVENTORY, "env": None}  # set while the delaying proxies run
+
+
 def pyinfra(*args: str, limit: list[str] | None = None, debug: bool = False, timeout: float = 3600):
     """Run pyinfra; (seconds, exit code, stderr lines each stamped with its arrival time)."""
     # One --limit per host: pyinfra reads "a,b" as one name, matches nothing and succeeds.
     limits = [arg for name in limit or [] for arg in ("--limit", name)]
-    argv = [PYINFRA, "-y", *(["--debug"] if debug else []), *limits, *DATA, INVENTORY, *args]
-    return run_stamped(argv, cwd=ROOT, timeout=timeout)
+    argv = [PYINFRA, "-y", *(["--debug"] if debug else []), *limits, *DATA, DELAYED["inventory"], *args]
+    return run_stamped(argv, cwd=ROOT, timeout=timeout, env=DELAYED["env"])
+
+
+def through_proxies(ports: dict[str, int], directory: Path) -> None:
+    """Point pyinfra() at the lab through the delaying proxies on `ports`."""
+    state = LabState.load()
+    known = []
+    for line in state.known_hosts.read_text().splitlines():
+        names, _, key = line.partition(" ")
+        name = names.split(",")[0]
+        if name in ports:
+            known.append(f"[127.0.0.1]:{ports[name]} {key}\n")
+    known_hosts = directory / "known_hosts"
+    known_hosts.write_text("".join(known))
+    DELAYED["inventory"] = "bench/inventories/delayed_lab.py"
+    DELAYED["env"] = {**os.environ, "GROUNDWORK_BENCH_PROXIES": ",".join(f"{n}={p}" for n, p in ports.items()),
+                      "GROUNDWORK_BENCH_KNOWN_HOSTS": str(known_hosts)}
+
+
+def direct() -> None:
+    DELAYED["inventory"], DELAYED["env"] = INVENTORY, None
 
 
 def must(result, what: str):
@@ -105,6 +134,7 @@ def median(values) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds of the side-by-side timings (median)")
+    parser.add_argument("--rtt-ms", type=float, default=20, help="round-trip time added for the delayed rounds")
     parser.add_argument("--wrk-seconds", type=int, default=8, help="seconds of each wrk run (4 runs)")
     parser.add_argument("--keep", action="store_true", help="leave the lab up at the end")
     args = parser.parse_args()
@@ -152,6 +182,28 @@ def run(args) -> None:
           f"no-op 4 hosts / 1 host {m['noop4'] / m['noop1']:.2f} (target <= 1.5); "
           f"no-op 1 host {m['noop1']:.2f} s (target <= 3 s)")
     print("facts read per no-op run on 1 host: " + ", ".join(f"{n} {c}" for n, c in one.facts.most_common()))
+
+    # 3b. The same at a real network's round-trip time.
+    state = LabState.load()
+    targets = {name: (state.hosts[name].address, 22) for name in HOSTS}
+    with delayed(targets, args.rtt_ms) as ports, tempfile.TemporaryDirectory() as directory:
+        through_proxies(ports, Path(directory))
+        try:
+            slow: dict[str, list[float]] = {"noop1": [], "floor1": [], "noop4": [], "floor4": []}
+            for _ in range(args.runs):
+                slow["noop1"].append(noop(["lab1"])[0])
+                slow["floor1"].append(floor(["lab1"]))
+                slow["noop4"].append(noop(HOSTS)[0])
+                slow["floor4"].append(floor(HOSTS))
+            one_slow = count(["lab1"])
+        finally:
+            direct()
+    r = {k: median(v) for k, v in slow.items()}
+    print(f"at {args.rtt_ms:g} ms RTT (delaying proxy): no-op 1 host {r['noop1']:.2f} s "
+          f"(runs: {', '.join(f'{s:.2f}' for s in slow['noop1'])}), floor {r['floor1']:.2f} s, "
+          f"ratio {r['noop1'] / r['floor1']:.2f} (target <= 2); {one_slow.total} remote commands")
+    print(f"at {args.rtt_ms:g} ms RTT: no-op 4 hosts {r['noop4']:.2f} s, floor {r['floor4']:.2f} s, "
+          f"4 hosts / 1 host {r['noop4'] / r['noop1']:.2f}")
 
     # 4. Throughput through nginx vs directly on Gunicorn, on lab1's loopback.
     installed = lab.run_on("lab1", "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk",
