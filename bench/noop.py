@@ -32,7 +32,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +43,12 @@ from groundwork.lab import lab  # noqa: E402
 from groundwork.lab.delay import delayed  # noqa: E402
 from groundwork.lab.state import LabState  # noqa: E402
 from groundwork.testing.bench import (  # noqa: E402
-    count_commands, op_durations, parse_wrk, phases, run_stamped, split_apt,
+    count_commands,
+    op_durations,
+    parse_wrk,
+    phases,
+    run_stamped,
+    split_apt,
 )
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
@@ -65,23 +69,13 @@ def pyinfra(*args: str, limit: list[str] | None = None, debug: bool = False, tim
     return run_stamped(argv, cwd=ROOT, timeout=timeout, env=DELAYED["env"])
 
 
-def through_proxies(ports: dict[str, int], directory: Path) -> None:
+def through_proxies(ports: dict[str, int]) -> None:
     """Point pyinfra() at the lab through the delaying proxies on `ports`."""
-    state = LabState.load()
-    known = []
-    for line in state.known_hosts.read_text().splitlines():
-        names, _, key = line.partition(" ")
-        name = names.split(",")[0]
-        if name in ports:
-            known.append(f"[127.0.0.1]:{ports[name]} {key}\n")
-    known_hosts = directory / "known_hosts"
-    known_hosts.write_text("".join(known))
     DELAYED["inventory"] = "bench/inventories/delayed_lab.py"
-    DELAYED["env"] = {**os.environ, "GROUNDWORK_BENCH_PROXIES": ",".join(f"{n}={p}" for n, p in ports.items()),
-                      "GROUNDWORK_BENCH_KNOWN_HOSTS": str(known_hosts)}
+    DELAYED["env"] = {**os.environ, "GROUNDWORK_BENCH_PROXIES": ",".join(f"{n}={p}" for n, p in ports.items())}
 
 
-def direct() -> None:
+def use_direct_inventory() -> None:
     DELAYED["inventory"], DELAYED["env"] = INVENTORY, None
 
 
@@ -186,8 +180,8 @@ def run(args) -> None:
     # 3b. The same at a real network's round-trip time.
     state = LabState.load()
     targets = {name: (state.hosts[name].address, 22) for name in HOSTS}
-    with delayed(targets, args.rtt_ms) as ports, tempfile.TemporaryDirectory() as directory:
-        through_proxies(ports, Path(directory))
+    with delayed(targets, args.rtt_ms) as ports:
+        through_proxies(ports)
         try:
             slow: dict[str, list[float]] = {"noop1": [], "floor1": [], "noop4": [], "floor4": []}
             for _ in range(args.runs):
@@ -197,7 +191,7 @@ def run(args) -> None:
                 slow["floor4"].append(floor(HOSTS))
             one_slow = count(["lab1"])
         finally:
-            direct()
+            use_direct_inventory()
     r = {k: median(v) for k, v in slow.items()}
     print(f"at {args.rtt_ms:g} ms RTT (delaying proxy): no-op 1 host {r['noop1']:.2f} s "
           f"(runs: {', '.join(f'{s:.2f}' for s in slow['noop1'])}), floor {r['floor1']:.2f} s, "

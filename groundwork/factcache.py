@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from pyinfra.api import FactBase, StringCommand
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 from pyinfra.api.host import Host
 from pyinfra.api.state import BaseStateCallback
+from pyinfra.facts import files as pyinfra_files
 
 from . import redaction
 
@@ -299,6 +301,48 @@ class _Item:
         self.split = split or (lambda lines: [lines])
 
 
+def _stat_combined_command(reads: list[dict]) -> str:
+    """pyinfra's File, Link and Directory facts for many paths: the indexes of the paths
+    that exist (or are links), then one GNU stat line for each, as each read alone prints."""
+    if any(not isinstance(read.get("path"), str) or read["path"].startswith("~") for read in reads):
+        raise ValueError("a path the fact itself expands")  # read alone
+    paths = " ".join(shlex.quote(read["path"]) for read in reads)
+    return (
+        f"set --; i=0; for p in {paths}; do "
+        'if test -e "$p" || test -L "$p"; then echo "$i"; set -- "$@" "$p"; fi; i=$((i+1)); done; '
+        f'echo --; if [ $# -gt 0 ]; then {pyinfra_files.LINUX_STAT_COMMAND} -- "$@"; fi'
+    )
+
+
+def _stat_split(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
+    if lines.count("--") != 1:
+        return None
+    cut = lines.index("--")
+    present, stats = lines[:cut], lines[cut + 1:]
+    if len(present) != len(stats) or not all(i.isdigit() and int(i) < len(reads) for i in present):
+        return None
+    outputs: list[list[str]] = [[] for _ in reads]
+    for index, stat in zip(present, stats):
+        outputs[int(index)] = [stat]
+    return outputs
+
+
+# Facts of pyinfra's that groundwork reads many of at once: (combined command, split).
+_PYINFRA_COMBINED = {
+    pyinfra_files.File: (_stat_combined_command, _stat_split),
+    pyinfra_files.Link: (_stat_combined_command, _stat_split),
+    pyinfra_files.Directory: (_stat_combined_command, _stat_split),
+}
+
+
+def _combiner(cls: type):
+    if cls in _PYINFRA_COMBINED:
+        return _PYINFRA_COMBINED[cls]
+    if hasattr(cls, "combined_command") and hasattr(cls, "split_combined"):
+        return cls.combined_command, cls.split_combined
+    return None
+
+
 def _items(entries: list[dict]) -> list[_Item]:
     items: list[_Item] = []
     combined: dict[type, list[tuple]] = {}
@@ -307,7 +351,7 @@ def _items(entries: list[dict]) -> list[_Item]:
         if resolved is None:
             continue
         cls, args, kwargs = resolved
-        if hasattr(cls, "combined_command"):
+        if _combiner(cls) is not None:
             fact = cls()
             bound = _bound(fact, args, kwargs)
             if bound is not None:
@@ -317,13 +361,18 @@ def _items(entries: list[dict]) -> list[_Item]:
         if built is not None:
             items.append(_Item([(cls, args, kwargs, built[0])], built[1]))
     for cls, group in combined.items():
+        command, split = _combiner(cls)
         bounds = [read[4] for read in group]
         try:
-            script = cls.combined_command(bounds)
-        except Exception:
+            script = command(bounds)
+        except Exception:  # each read alone, then
+            for cls_, args, kwargs, _, _ in group:
+                built = fact_script(cls_, args, kwargs)
+                if built is not None:
+                    items.append(_Item([(cls_, args, kwargs, built[0])], built[1]))
             continue
         items.append(_Item([read[:4] for read in group], script,
-                           lambda lines, cls=cls, bounds=bounds: cls.split_combined(lines, bounds)))
+                           lambda lines, split=split, bounds=bounds: split(lines, bounds)))
     return items
 
 

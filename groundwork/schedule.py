@@ -14,10 +14,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyinfra.api.util import get_template
-
 from .converge import DEFAULT_DEPLOY, DEFAULT_LOCK
 from .paths import ROOT, template
+from .templates import get_template
 
 DEFAULT_NAME = "groundwork-converge"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import workload  # noqa: E402
 from pyinfra.context import ctx_host  # noqa: E402
 
-import workload  # noqa: E402
 from groundwork import factcache, pyinfra_patches  # noqa: E402
 from groundwork.operations import files, server, systemd  # noqa: E402
 from groundwork.packages import ensure_packages  # noqa: E402

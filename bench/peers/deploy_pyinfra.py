@@ -5,9 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pyinfra.operations import apt, files, server, systemd  # noqa: E402
-
 import workload  # noqa: E402
+from pyinfra.operations import apt, files, server, systemd  # noqa: E402
 
 run = workload.run_dir()
 

@@ -46,6 +46,11 @@ class DelayProxy:
         return dict(self.ports)
 
     async def _serve(self, client_reader, client_writer, target) -> None:
+        # A connection the client opened and never used ends with the client: quietly.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await self._relay(client_reader, client_writer, target)
+
+    async def _relay(self, client_reader, client_writer, target) -> None:
         self.connections += 1
         if self.connections > MAX_CONNECTIONS:
             client_writer.close()

@@ -20,13 +20,14 @@ from typing import IO, Any
 
 from pyinfra import host, state
 from pyinfra.api import FileUploadCommand, operation
-from pyinfra.api.util import get_file_sha256, get_template
+from pyinfra.api.util import get_file_sha256
 from pyinfra.operations import files as _pyinfra
 from pyinfra.operations.files import block, directory, file, line, link  # noqa: F401 (re-exported)
 from pyinfra.operations.util.files import ensure_mode_int
 
 from ..facts.files import FileSummary
 from ..paths import HOST_STATE_DIR
+from ..templates import get_template
 
 
 def is_as_wanted(summary: dict | None, sha256: str, user: str | None, group: str | None, mode) -> bool:

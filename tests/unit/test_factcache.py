@@ -123,11 +123,20 @@ def test_the_next_run_reads_the_last_runs_facts_in_one_command(local, tmp_path):
     for i, path in enumerate(paths):
         path.write_text(f"{i}\n")
     (tmp_path / "d").mkdir()
+    (tmp_path / "with space's").write_text("x")
+    (tmp_path / "link").symlink_to(paths[0])
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     state, host, _ = local()
     factcache.begin(host, "test")
     reads = [(FileSummary, (), {"path": str(p)}) for p in paths] + [
         (pyinfra_files.Directory, (), {"path": str(tmp_path / "d")}),
+        (pyinfra_files.Directory, (), {"path": str(paths[0])}),  # a file: False
         (pyinfra_files.File, (), {"path": str(tmp_path / "missing")}),
+        (pyinfra_files.File, (), {"path": str(tmp_path / "with space's")}),
+        (pyinfra_files.File, (), {"path": str(paths[1])}),
+        (pyinfra_files.Link, (), {"path": str(tmp_path / "link")}),
+        (pyinfra_files.Link, (), {"path": str(tmp_path / "dangling")}),
+        (pyinfra_files.Link, (), {"path": str(paths[2])}),
         (pyinfra_server.Users, (), {}),
         # its process() reads what its command() kept on the fact object
         (pyinfra_files.FindInFile, (), {"path": str(paths[3]), "pattern": "^3$"}),
@@ -139,6 +148,10 @@ def test_the_next_run_reads_the_last_runs_facts_in_one_command(local, tmp_path):
     first = [read(state, host, cls, *args, **kwargs) for cls, args, kwargs in reads]
     with ctx_state.use(state):
         disconnect_all(state)  # the end of a run: the reads are saved
+
+    saved = json.loads(next((tmp_path / "cache" / "groundwork" / "reads").iterdir()).read_text())
+    # the 30 file summaries, the stat reads and their kind: a command each, not one per read
+    assert len(factcache._items(saved)) == len(reads) - 30 - 8 + 4
 
     state2, host2, counted = local()
     factcache.begin(host2, "test")

@@ -20,9 +20,10 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.api.util import get_template
 from pyinfra.facts.files import File, Link, Sha256File
 from pyinfra.facts.server import Arch
+
+from groundwork.templates import get_template
 
 from ...changes import PENDING_DIR, ServiceChanges, watched_upload
 from ...facts.host import MemoryBytes

@@ -16,7 +16,8 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.api.util import get_template
+
+from groundwork.templates import get_template
 
 from ... import redaction
 from ...changes import ServiceChanges, await_answer, watched_upload

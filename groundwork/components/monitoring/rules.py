@@ -7,7 +7,7 @@ StrictUndefined, trailing newline kept), so the file the unit tests feed to
 
 from __future__ import annotations
 
-from pyinfra.api.util import get_template
+from groundwork.templates import get_template
 
 from ...paths import template
 from .settings import MonitoringSettings, duration_seconds
