@@ -110,10 +110,10 @@ def mitogen_strategy_dir() -> Path | None:
     return found[0] if found else None
 
 
-def playbook(run_dir: Path) -> str:
+def playbook(run_dir: Path, packages: list[str]) -> str:
     """The workload as Ansible tasks, one module call per item, as pyinfra has one operation per item."""
     tasks = [
-        {"name": "Packages", "ansible.builtin.apt": {"name": workload.packages(), "state": "present",
+        {"name": "Packages", "ansible.builtin.apt": {"name": packages, "state": "present",
                                                       "install_recommends": False}},
         {"name": "Users", "ansible.builtin.user": {"name": "{{ item }}", "system": True,
                                                    "shell": "/usr/sbin/nologin", "home": "/nonexistent",
@@ -138,7 +138,7 @@ def playbook(run_dir: Path) -> str:
     return json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}], indent=1)  # JSON is YAML
 
 
-def write_ansible_dir(directory: Path, data: dict, run_dir: Path, mitogen: Path | None) -> None:
+def write_ansible_dir(directory: Path, data: dict, run_dir: Path, packages: list[str], mitogen: Path | None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "inventory.ini").write_text(
         f"{HOST} ansible_host={data['address']} ansible_user=root ansible_python_interpreter=/usr/bin/python3\n")
@@ -152,7 +152,7 @@ def write_ansible_dir(directory: Path, data: dict, run_dir: Path, mitogen: Path 
         f"control_path_dir = {control}\n"
         f"ssh_args = -o ControlMaster=auto -o ControlPersist=120s -o UserKnownHostsFile={data['known_hosts']} "
         "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes\n")
-    (directory / "playbook.yml").write_text(playbook(run_dir))
+    (directory / "playbook.yml").write_text(playbook(run_dir, packages))
 
 
 def ansible_run(directory: Path) -> tuple[float, bool]:
@@ -197,11 +197,11 @@ def bench(args, with_mitogen: bool) -> None:
             directory.mkdir()
             write_pyinfra_inventory(directory, data)
             tools[name] = lambda directory=directory, deploy=deploy: pyinfra_run(directory, deploy, run_dir)
-        write_ansible_dir(base / "ansible", data, run_dir, None)
+        write_ansible_dir(base / "ansible", data, run_dir, packages, None)
         tools["Ansible (pipelining, ControlPersist)"] = lambda: ansible_run(base / "ansible")
         strategy = mitogen_strategy_dir() if with_mitogen else None
         if strategy is not None:
-            write_ansible_dir(base / "ansible-mitogen", data, run_dir, strategy)
+            write_ansible_dir(base / "ansible-mitogen", data, run_dir, packages, strategy)
             tools["Ansible + mitogen"] = lambda: ansible_run(base / "ansible-mitogen")
 
         # The first run converges (groundwork's); every tool then runs once before timing and must change nothing.
