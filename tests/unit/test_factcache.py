@@ -93,11 +93,17 @@ def read(state, host, cls, *args, **kwargs):
         return host.get_fact(cls, *args, **kwargs)
 
 
-def test_a_fact_is_read_once_while_the_host_is_unchanged(local, tmp_path):
+def one_file_and_a_run(local, tmp_path):
+    """A file on this machine, and a run with the cache begun for it: (path, state, host, counted)."""
     path = tmp_path / "f"
     path.write_text("one\n")
     state, host, counted = local()
     factcache.begin(host, "test")
+    return path, state, host, counted
+
+
+def test_a_fact_is_read_once_while_the_host_is_unchanged(local, tmp_path):
+    path, state, host, counted = one_file_and_a_run(local, tmp_path)
     first = read(state, host, FileSummary, path=str(path))
     again = read(state, host, FileSummary, path=str(path))
     assert first == again and first["sha256"]
@@ -105,10 +111,7 @@ def test_a_fact_is_read_once_while_the_host_is_unchanged(local, tmp_path):
 
 
 def test_any_other_command_on_the_host_makes_the_next_read_fresh(local, tmp_path):
-    path = tmp_path / "f"
-    path.write_text("one\n")
-    state, host, counted = local()
-    factcache.begin(host, "test")
+    path, state, host, _ = one_file_and_a_run(local, tmp_path)
     before = read(state, host, FileSummary, path=str(path))
     with ctx_state.use(state), ctx_host.use(host):
         assert host.run_shell_command(f"echo two > {path}")[0]
