@@ -43,6 +43,7 @@ from pyinfra.api.state import BaseStateCallback
 from pyinfra.facts import files as pyinfra_files
 
 from . import redaction
+from .paths import control_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ _ORIGINAL = {name: getattr(Host, name) for name in ("get_fact", *_CHANGING)}
 
 
 def reads_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "groundwork" / "reads"
+    return control_cache_dir() / "reads"
 
 
 class HostReads:

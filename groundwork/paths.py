@@ -1,5 +1,6 @@
 """Where groundwork's own files are, wherever it is run from."""
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -7,6 +8,11 @@ TEMPLATES = ROOT / "templates"
 
 # On every managed host: groundwork's own state (pending restarts, stamps).
 HOST_STATE_DIR = "/var/lib/groundwork"
+
+
+def control_cache_dir() -> Path:
+    """On the control machine: groundwork's cache ($XDG_CACHE_HOME, else ~/.cache, then groundwork/)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork"
 
 
 def template(path: str) -> str:

@@ -27,12 +27,13 @@ from jinja2 import (
 )
 from pyinfra.api import util as pyinfra_util
 
+from .paths import control_cache_dir
+
 _environments: dict[str, Environment] = {}  # working directory -> environment
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "groundwork" / "jinja"
+    return control_cache_dir() / "jinja"
 
 
 class _PathLoader(BaseLoader):

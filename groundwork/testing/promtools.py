@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..paths import control_cache_dir
+
 
 def promtool() -> str:
     """Path of promtool (Debian package `prometheus`)."""
@@ -37,8 +39,7 @@ def tools_dir() -> Path:
         return Path(os.environ["GROUNDWORK_CACHE_DIR"]).resolve() / "tools"
     if os.geteuid() == 0:
         return Path("/var/cache/groundwork/tools")
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "groundwork" / "tools"
+    return control_cache_dir() / "tools"
 
 
 @functools.cache

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from pyinfra.api.exceptions import PyinfraError
 
+from ...paths import control_cache_dir
+
 SKIP_DIRS = {".git", ".hg", ".venv", "venv", "__pycache__", "build", "dist", ".pytest_cache", ".mypy_cache", ".tox"}
 SERVER_REQUIREMENTS = {"asgi": ["gunicorn>=23", "uvicorn-worker"], "wsgi": ["gunicorn>=23"]}
 # A fixed timestamp makes the app's own wheel, and so the release id, reproducible.
@@ -91,7 +93,7 @@ class Release:
 
 
 def build_cache() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "groundwork" / "releases"
+    default = control_cache_dir() / "releases"
     return Path(os.environ.get("GROUNDWORK_RELEASE_CACHE", default))
 
 
