@@ -23,6 +23,7 @@ pyinfra reads it on its own when it is asked for, errors and all.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib
@@ -79,6 +80,16 @@ class HostReads:
     def is_reading(self) -> bool:
         return id(gevent.getcurrent()) in self.reading
 
+    @contextlib.contextmanager
+    def reading_now(self):
+        """What runs on the host inside this block is a read, not a change."""
+        me = id(gevent.getcurrent())
+        self.reading.add(me)
+        try:
+            yield
+        finally:
+            self.reading.discard(me)
+
 
 def _connector_arguments(host: Host, op_arguments: dict | None) -> tuple:
     """How a fact read runs (sudo, su, env, ...), as a hashable key."""
@@ -127,12 +138,8 @@ def _get_fact(self: Host, cls, *args, **kwargs):
     reads.used[key] = None
     if key in reads.values:
         return copy.deepcopy(reads.values[key])
-    me = id(gevent.getcurrent())
-    reads.reading.add(me)
-    try:
+    with reads.reading_now():
         value = _ORIGINAL["get_fact"](self, cls, *args, **kwargs)
-    finally:
-        reads.reading.discard(me)
     # A failed read may have failed the host; keep nothing of it.
     if self not in self.state.failed_hosts:
         reads.values[key] = copy.deepcopy(value)
@@ -343,6 +350,12 @@ def _combiner(cls: type):
     return None
 
 
+def _alone(cls: type, args: tuple, kwargs: dict) -> list[_Item]:
+    """The read as an item of its own (none if its command cannot be built)."""
+    built = fact_script(cls, args, kwargs)
+    return [_Item([(cls, args, kwargs, built[0])], built[1])] if built is not None else []
+
+
 def _items(entries: list[dict]) -> list[_Item]:
     items: list[_Item] = []
     combined: dict[type, list[tuple]] = {}
@@ -357,19 +370,14 @@ def _items(entries: list[dict]) -> list[_Item]:
             if bound is not None:
                 combined.setdefault(cls, []).append((cls, args, kwargs, fact, bound))
                 continue
-        built = fact_script(cls, args, kwargs)
-        if built is not None:
-            items.append(_Item([(cls, args, kwargs, built[0])], built[1]))
+        items += _alone(cls, args, kwargs)
     for cls, group in combined.items():
         command, split = _combiner(cls)
         bounds = [read[4] for read in group]
         try:
             script = command(bounds)
         except Exception:  # each read alone, then
-            for cls_, args, kwargs, _, _ in group:
-                built = fact_script(cls_, args, kwargs)
-                if built is not None:
-                    items.append(_Item([(cls_, args, kwargs, built[0])], built[1]))
+            items += [item for read in group for item in _alone(*read[:3])]
             continue
         items.append(_Item([read[:4] for read in group], script,
                            lambda lines, split=split, bounds=bounds: split(lines, bounds)))
@@ -407,16 +415,16 @@ def read_batch(reads: HostReads, entries: list[dict]) -> int:
         host.connect(reason="to read its state", raise_exceptions=True)
     token = secrets.token_hex(8)
     kept = 0
-    for chunk in _chunks(items):
-        me = id(gevent.getcurrent())
-        reads.reading.add(me)
+    chunks = _chunks(items)
+    for chunk in chunks:
+        # The connector may run commands of its own through the Host (sudo's askpass
+        # helper): those are part of this read, not a change of the host.
         try:
-            ok, output = _ORIGINAL["run_shell_command"](host, StringCommand(batch_script(chunk, token)))
+            with reads.reading_now():
+                ok, output = _ORIGINAL["run_shell_command"](host, StringCommand(batch_script(chunk, token)))
         except Exception as exc:  # the reads then happen one by one, as without the batch
             logger.debug("state read of %s failed: %s", host.name, exc)
             return kept
-        finally:
-            reads.reading.discard(me)
         if not ok:
             logger.debug("state read of %s exited non-zero", host.name)
             continue
@@ -441,7 +449,7 @@ def read_batch(reads: HostReads, entries: list[dict]) -> int:
                 reads.entries[key] = _entry(cls, args, kwargs)
                 kept += 1
     reads.batched += kept
-    logger.debug("state read of %s: %d facts in %d commands", host.name, kept, len(_chunks(items)))
+    logger.debug("state read of %s: %d facts in %d commands", host.name, kept, len(chunks))
     return kept
 
 
