@@ -44,6 +44,8 @@ from pyinfra.api.state import BaseStateCallback
 from pyinfra.facts import files as pyinfra_files
 
 from . import redaction
+from .facts.files import FileSummary
+from .facts.systemd import SystemdUnit
 from .paths import control_cache_dir
 
 logger = logging.getLogger(__name__)
@@ -299,8 +301,7 @@ def fact_script(cls: type, args: tuple, kwargs: dict) -> tuple[FactBase, str] | 
 
 
 class _Item:
-    """One command of the batch: a single read, or several reads of a fact that can read
-    them together (`combined_command` / `split_combined` on the fact class)."""
+    """One command of the batch: a single read, or several reads of a fact in `_COMBINED`."""
 
     def __init__(self, reads: list[tuple], script: str, split=None):
         self.reads = reads  # (cls, args, kwargs, fact object)
@@ -308,46 +309,74 @@ class _Item:
         self.split = split or (lambda lines: [lines])
 
 
-def _stat_combined_command(reads: list[dict]) -> str:
-    """pyinfra's File, Link and Directory facts for many paths: the indexes of the paths
-    that exist (or are links), then one GNU stat line for each, as each read alone prints."""
+# --- facts read many at once: (combined command, split into each read's lines) --------------
+
+
+def _paths_command(reads: list[dict], test: str, commands: list[str]) -> str:
+    """The indexes of the reads' paths that pass `test` (on "$p"), then, after a "--" line
+    each, what every one of `commands` prints for those paths (on "$@"), a line per path."""
     if any(not isinstance(read.get("path"), str) or read["path"].startswith("~") for read in reads):
         raise ValueError("a path the fact itself expands")  # read alone
     paths = " ".join(shlex.quote(read["path"]) for read in reads)
-    return (
-        f"set --; i=0; for p in {paths}; do "
-        'if test -e "$p" || test -L "$p"; then echo "$i"; set -- "$@" "$p"; fi; i=$((i+1)); done; '
-        f'echo --; if [ $# -gt 0 ]; then {pyinfra_files.LINUX_STAT_COMMAND} -- "$@"; fi'
-    )
+    return f'set --; i=0; for p in {paths}; do if {test}; then echo "$i"; set -- "$@" "$p"; fi; i=$((i+1)); done' + "".join(
+        f'; echo --; if [ $# -gt 0 ]; then {command}; fi' for command in commands)
 
 
-def _stat_split(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
-    if lines.count("--") != 1:
+def _paths_split(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
+    """Each read's lines from _paths_command's output: one line per command for a path that
+    passed the test, none for the others (as each read alone prints)."""
+    sections: list[list[str]] = [[]]
+    for line in lines:
+        if line == "--":
+            sections.append([])
+        else:
+            sections[-1].append(line)
+    present, printed = sections[0], sections[1:]
+    if not printed or any(len(section) != len(present) for section in printed):
         return None
-    cut = lines.index("--")
-    present, stats = lines[:cut], lines[cut + 1:]
-    if len(present) != len(stats) or not all(i.isdigit() and int(i) < len(reads) for i in present):
+    if not all(i.isdigit() and int(i) < len(reads) for i in present):
         return None
     outputs: list[list[str]] = [[] for _ in reads]
-    for index, stat in zip(present, stats):
-        outputs[int(index)] = [stat]
+    for row, index in enumerate(present):
+        outputs[int(index)] = [section[row] for section in printed]
     return outputs
 
 
-# Facts of pyinfra's that groundwork reads many of at once: (combined command, split).
-_PYINFRA_COMBINED = {
-    pyinfra_files.File: (_stat_combined_command, _stat_split),
-    pyinfra_files.Link: (_stat_combined_command, _stat_split),
-    pyinfra_files.Directory: (_stat_combined_command, _stat_split),
+def _pyinfra_stat(reads: list[dict]) -> str:
+    """pyinfra's File, Link and Directory: a GNU stat line for each path that exists or is a link."""
+    return _paths_command(reads, 'test -e "$p" || test -L "$p"', [f'{pyinfra_files.LINUX_STAT_COMMAND} -- "$@"'])
+
+
+def _file_summary(reads: list[dict]) -> str:
+    """FileSummary: owner, group and mode, then the SHA-256, of each path that is a regular file."""
+    return _paths_command(reads, '[ -f "$p" ] && [ ! -L "$p" ]', [
+        "stat -c '%U %G %a' -- \"$@\"", "sha256sum -- \"$@\" | cut -d' ' -f1"])
+
+
+def _systemd_units(reads: list[dict]) -> str:
+    """SystemdUnit: one systemctl call prints a block of properties per unit, in the order asked."""
+    units = " ".join(shlex.quote(read["unit"]) for read in reads)
+    return f"systemctl show --all --property Id --property SubState --property UnitFileState {units}"
+
+
+def _blocks_split(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
+    blocks: list[list[str]] = [[]]
+    for line in lines:
+        if line == "":
+            blocks.append([])
+        else:
+            blocks[-1].append(line)
+    blocks = [block for block in blocks if block]
+    return blocks if len(blocks) == len(reads) else None
+
+
+_COMBINED = {
+    pyinfra_files.File: (_pyinfra_stat, _paths_split),
+    pyinfra_files.Link: (_pyinfra_stat, _paths_split),
+    pyinfra_files.Directory: (_pyinfra_stat, _paths_split),
+    FileSummary: (_file_summary, _paths_split),
+    SystemdUnit: (_systemd_units, _blocks_split),
 }
-
-
-def _combiner(cls: type):
-    if cls in _PYINFRA_COMBINED:
-        return _PYINFRA_COMBINED[cls]
-    if hasattr(cls, "combined_command") and hasattr(cls, "split_combined"):
-        return cls.combined_command, cls.split_combined
-    return None
 
 
 def _alone(cls: type, args: tuple, kwargs: dict) -> list[_Item]:
@@ -364,7 +393,7 @@ def _items(entries: list[dict]) -> list[_Item]:
         if resolved is None:
             continue
         cls, args, kwargs = resolved
-        if _combiner(cls) is not None:
+        if cls in _COMBINED:
             fact = cls()
             bound = _bound(fact, args, kwargs)
             if bound is not None:
@@ -372,7 +401,7 @@ def _items(entries: list[dict]) -> list[_Item]:
                 continue
         items += _alone(cls, args, kwargs)
     for cls, group in combined.items():
-        command, split = _combiner(cls)
+        command, split = _COMBINED[cls]
         bounds = [read[4] for read in group]
         try:
             script = command(bounds)

@@ -21,33 +21,6 @@ class FileSummary(FactBase):
     def process(self, output):
         return parse_summary(list(output))
 
-    # groundwork.factcache reads many files with one stat and one sha256sum: first the
-    # indexes of the paths that are regular files, then their stat lines, then their digests.
-    @staticmethod
-    def combined_command(reads: list[dict]) -> str:
-        paths = " ".join(shlex.quote(read["path"]) for read in reads)
-        return (
-            f"set --; i=0; for p in {paths}; do "
-            "if [ -f \"$p\" ] && [ ! -L \"$p\" ]; then echo \"$i\"; set -- \"$@\" \"$p\"; fi; i=$((i+1)); done; "
-            "echo --; if [ $# -gt 0 ]; then stat -c '%U %G %a' -- \"$@\" && echo -- && "
-            "sha256sum -- \"$@\" | cut -d' ' -f1; else echo --; fi"
-        )
-
-    @staticmethod
-    def split_combined(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
-        if lines.count("--") != 2:
-            return None
-        first, second = lines.index("--"), len(lines) - 1 - lines[::-1].index("--")
-        present, stats, digests = lines[:first], lines[first + 1:second], lines[second + 1:]
-        if not (len(present) == len(stats) == len(digests)) or not all(i.isdigit() for i in present):
-            return None
-        outputs: list[list[str]] = [[] for _ in reads]
-        for index, stat, digest in zip(present, stats, digests):
-            if int(index) >= len(reads):
-                return None
-            outputs[int(index)] = [stat, digest]
-        return outputs
-
 
 def parse_summary(lines: list[str]) -> dict | None:
     lines = [line.strip() for line in lines if line.strip()]

@@ -20,24 +20,6 @@ class SystemdUnit(FactBase):
     def process(self, output):
         return parse_unit(list(output))
 
-    # groundwork.factcache reads many units in one systemctl call: one block of
-    # properties per unit, in the order asked, separated by blank lines.
-    @staticmethod
-    def combined_command(reads: list[dict]) -> str:
-        units = " ".join(shlex.quote(read["unit"]) for read in reads)
-        return f"systemctl show --all --property Id --property SubState --property UnitFileState {units}"
-
-    @staticmethod
-    def split_combined(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
-        blocks: list[list[str]] = [[]]
-        for line in lines:
-            if line == "":
-                blocks.append([])
-            else:
-                blocks[-1].append(line)
-        blocks = [block for block in blocks if block]
-        return blocks if len(blocks) == len(reads) else None
-
 
 def parse_unit(lines: list[str]) -> dict | None:
     values = dict(line.strip().split("=", 1) for line in lines if "=" in line)
