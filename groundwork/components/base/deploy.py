@@ -23,13 +23,12 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import File, Link, Sha256File
 from pyinfra.facts.server import Arch
 
-from groundwork.templates import get_template
-
 from ...changes import PENDING_DIR, ServiceChanges, watched_upload
 from ...facts.host import MemoryBytes
 from ...operations import files, server, systemd
 from ...packages import ensure_packages
 from ...paths import HOST_STATE_DIR, template
+from ...templates import get_template
 from .facts import ContainerType, Swaps, Sysctls
 from .settings import BaseSettings, swap_size_bytes
 

@@ -17,8 +17,6 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import deploy
 
-from groundwork.templates import get_template
-
 from ... import redaction
 from ...changes import ServiceChanges, await_answer, watched_upload
 from ...component import HostRun
@@ -27,6 +25,7 @@ from ...fleet import APP, DB, MONITOR, REPLICA
 from ...operations import files, systemd
 from ...packages import ensure_packages
 from ...paths import template
+from ...templates import get_template
 from ..app.wiring import runs_app, url_host
 from ..postgres.access import MONITOR_ROLE
 from ..postgres.deploy import host_plan

@@ -7,9 +7,8 @@ StrictUndefined, trailing newline kept), so the file the unit tests feed to
 
 from __future__ import annotations
 
-from groundwork.templates import get_template
-
 from ...paths import template
+from ...templates import get_template
 from .settings import MonitoringSettings, duration_seconds
 
 RULES_PATH = "etc/prometheus/rules/groundwork.rules.yml"
