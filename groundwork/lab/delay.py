@@ -23,6 +23,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+from ..paths import ROOT
+
 MAX_CONNECTIONS = 512
 CHUNK = 65536
 
@@ -119,7 +121,7 @@ def delayed(targets: dict[str, tuple[str, int]], rtt_ms: float, lifetime: float 
     argv = [sys.executable, "-m", "groundwork.lab.delay", "--rtt-ms", str(rtt_ms), "--lifetime", str(lifetime)]
     argv += [f"{name}={address}:{port}" for name, (address, port) in targets.items()]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+                            cwd=ROOT)  # where `-m groundwork.lab.delay` imports from
     try:
         ports = {}
         for _ in targets:
