@@ -142,6 +142,21 @@ def main() -> None:
             lab.down()
 
 
+def side_by_side(runs: int) -> tuple[dict[str, list[float]], list[dict]]:
+    """`runs` rounds of the no-op and the floor on lab1 and on all hosts, each round in the
+    same order; the timings, and where the 1-host no-op's time went in each round."""
+    timings: dict[str, list[float]] = {"noop1": [], "floor1": [], "noop4": [], "floor4": []}
+    split1: list[dict] = []
+    for _ in range(runs):
+        seconds, split = noop(["lab1"])
+        timings["noop1"].append(seconds)
+        split1.append(split)
+        timings["floor1"].append(floor(["lab1"]))
+        timings["noop4"].append(noop(HOSTS)[0])
+        timings["floor4"].append(floor(HOSTS))
+    return timings, split1
+
+
 def run(args) -> None:
     # 1. Fresh converge, one host; then the other three (their time is not a figure).
     fresh = fresh_converge("lab1")
@@ -153,15 +168,7 @@ def run(args) -> None:
         raise SystemExit("bench: the limit to lab2-lab4 did not reach those hosts")
 
     # 2 + 3. No-op and floor, side by side, each round in the same order.
-    timings: dict[str, list[float]] = {"noop1": [], "floor1": [], "noop4": [], "floor4": []}
-    split1: list[dict] = []
-    for _ in range(args.runs):
-        seconds, split = noop(["lab1"])
-        timings["noop1"].append(seconds)
-        split1.append(split)
-        timings["floor1"].append(floor(["lab1"]))
-        timings["noop4"].append(noop(HOSTS)[0])
-        timings["floor4"].append(floor(HOSTS))
+    timings, split1 = side_by_side(args.runs)
     one, four = count(["lab1"]), count(HOSTS)
     m = {k: median(v) for k, v in timings.items()}
     print(f"no-op, 1 host : {m['noop1']:.2f} s wall (runs: {', '.join(f'{s:.2f}' for s in timings['noop1'])}); "
@@ -183,12 +190,7 @@ def run(args) -> None:
     with delayed(targets, args.rtt_ms) as ports:
         through_proxies(ports)
         try:
-            slow: dict[str, list[float]] = {"noop1": [], "floor1": [], "noop4": [], "floor4": []}
-            for _ in range(args.runs):
-                slow["noop1"].append(noop(["lab1"])[0])
-                slow["floor1"].append(floor(["lab1"]))
-                slow["noop4"].append(noop(HOSTS)[0])
-                slow["floor4"].append(floor(HOSTS))
+            slow, _ = side_by_side(args.runs)
             one_slow = count(["lab1"])
         finally:
             use_direct_inventory()
