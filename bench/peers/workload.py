@@ -42,5 +42,25 @@ def write(directory: Path, packages: list[str]) -> None:
     (directory / "packages.json").write_text(json.dumps(packages))
 
 
-def packages() -> list[str]:
+def package_names() -> list[str]:
     return json.loads((run_dir() / "packages.json").read_text())
+
+
+def apply(files, server, systemd, present) -> None:
+    """The workload as operations: `files`, `server` and `systemd` are a tool's operation
+    modules (groundwork's or pyinfra's), `present(names)` its way to have packages present.
+    One function for every pyinfra-based tool, so each runs exactly the same operations."""
+    run = run_dir()
+    present(package_names())
+    for user in USERS:
+        server.user(name=f"User {user}", user=user, system=True, shell="/usr/sbin/nologin", home="/nonexistent",
+                    ensure_home=False)
+    for directory in DIRECTORIES:
+        files.directory(name=f"Directory {directory}", path=directory, user="root", group="root", mode="0755")
+    for local, remote in FILES:
+        files.put(name=f"File {remote}", src=str(run / local), dest=remote, user="root", group="root", mode="0644")
+    for unit in UNITS:
+        unit_file = files.put(name=f"Unit file {unit}", src=str(run / "units" / f"{unit}.service"),
+                              dest=f"/etc/systemd/system/{unit}.service", user="root", group="root", mode="0644")
+        systemd.daemon_reload(name=f"Reload systemd for {unit}", _if=unit_file.did_change)
+        systemd.service(name=f"Unit {unit}", service=f"{unit}.service", running=True, enabled=True)
