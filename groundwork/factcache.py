@@ -322,16 +322,20 @@ def _paths_command(reads: list[dict], test: str, commands: list[str]) -> str:
         f'; echo --; if [ $# -gt 0 ]; then {command}; fi' for command in commands)
 
 
+def _split_on(lines: list[str], separator: str) -> list[list[str]]:
+    parts: list[list[str]] = [[]]
+    for line in lines:
+        if line == separator:
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    return parts
+
+
 def _paths_split(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
     """Each read's lines from _paths_command's output: one line per command for a path that
     passed the test, none for the others (as each read alone prints)."""
-    sections: list[list[str]] = [[]]
-    for line in lines:
-        if line == "--":
-            sections.append([])
-        else:
-            sections[-1].append(line)
-    present, printed = sections[0], sections[1:]
+    present, *printed = _split_on(lines, "--")
     if not printed or any(len(section) != len(present) for section in printed):
         return None
     if not all(i.isdigit() and int(i) < len(reads) for i in present):
@@ -360,13 +364,7 @@ def _systemd_units(reads: list[dict]) -> str:
 
 
 def _blocks_split(lines: list[str], reads: list[dict]) -> list[list[str]] | None:
-    blocks: list[list[str]] = [[]]
-    for line in lines:
-        if line == "":
-            blocks.append([])
-        else:
-            blocks[-1].append(line)
-    blocks = [block for block in blocks if block]
+    blocks = [block for block in _split_on(lines, "") if block]
     return blocks if len(blocks) == len(reads) else None
 
 
