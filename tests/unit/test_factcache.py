@@ -233,3 +233,61 @@ def test_turned_off_it_reads_as_pyinfra_does(local, tmp_path, monkeypatch):
 ])
 def test_parse_batch(lines, expected):
     assert factcache.parse_batch(lines, "T") == expected
+
+
+def _entry_of(cls, **kwargs):
+    return {"fact": f"{cls.__module__}:{cls.__qualname__}", "args": [], "kwargs": kwargs}
+
+
+def test_a_servers_postgres_reads_are_one_psql_session():
+    from groundwork.components.monitoring.facts import PostgresMonitorRole
+    from groundwork.components.postgres import facts as pg
+
+    entries = [
+        _entry_of(pg.PostgresExtensions, database="app", port=5432, version=17),
+        _entry_of(pg.PostgresRoles, port=5432, version=17),
+        _entry_of(PostgresMonitorRole, port=5432, version=17),
+        _entry_of(pg.PostgresDatabases, port=5433, version=17),  # another server: a session of its own
+    ]
+    items = factcache._items(entries)
+    assert [len(item.reads) for item in items] == [3, 1]
+    session = items[0].script
+    assert session.count("runuser") == 1 and "-v ON_ERROR_STOP=1" in session and "-d app " in session
+    assert session.count("-c '\\c postgres'") == 1  # app's read first, then one move to postgres
+
+    # rows in the session's order (app first); each read gets its own, as read alone
+    roles, monitor = ["postgres\tt\tt\tt\tt\tt\t-1\t"], ["t\tt\tf"]
+    split = items[0].split(["plpgsql\t1.0", "vector\t0.8.0", pg._NEXT_READ, *roles, pg._NEXT_READ, *monitor,
+                            pg._NEXT_READ])
+    assert split == [["plpgsql\t1.0", "vector\t0.8.0"], roles, monitor]
+    assert items[0].split([]) == [[], [], []]  # no server on the port: each read prints nothing
+    assert items[0].split(["plpgsql\t1.0", pg._NEXT_READ]) is None  # cut short: each read alone
+
+    # a database name \c would need quoted: those reads are made alone, each as pyinfra would
+    odd = factcache._items([entries[1], _entry_of(pg.PostgresExtensions, database="my-app", port=5432, version=17)])
+    assert [len(item.reads) for item in odd] == [1, 1]
+    assert all("ON_ERROR_STOP" not in item.script for item in odd)
+    assert odd[1].script == pg.PostgresExtensions().command("my-app", 5432, 17)
+
+
+def as_pyinfra_reads(output: bytes) -> list[str]:
+    """Lines as pyinfra reads them: split at newlines, a final newline ending the last line."""
+    lines = output.decode().split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+# printf text: no final newline, empty lines, a carriage return, UTF-8 and a long line
+TRICKY = r"'a\n\nb\r\nd\303\251j\303\240 %s\nlast' " + "x" * 5000
+
+
+@pytest.mark.parametrize("path", [os.environ.get("PATH", "/usr/bin:/bin"), "/nonexistent"])  # without gzip/base64
+def test_packed_output_reads_as_the_plain_output(path):
+    import subprocess
+
+    plain = subprocess.run(["/bin/sh", "-c", f"printf {TRICKY}"], capture_output=True, check=True).stdout
+    run = subprocess.run(["/bin/sh", "-c", factcache.packed(f"printf {TRICKY}\n")], capture_output=True, check=True,
+                         env={"PATH": path})
+    lines = as_pyinfra_reads(run.stdout)
+    assert (lines[0] == factcache._PACKED) == (path != "/nonexistent")
+    assert factcache.unpacked(lines) == as_pyinfra_reads(plain)
+    assert len(lines) < 100 or path == "/nonexistent"

@@ -1,5 +1,5 @@
-"""groundwork's copy of pyinfra's operation ordering gives pyinfra's own answer, and the
-upstream patch in patches/pyinfra applies to the installed pyinfra and gives it too."""
+"""Each of groundwork's replacements of pyinfra functions gives pyinfra's own answer, and
+the upstream patch in patches/pyinfra applies to the installed pyinfra and gives it too."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from types import SimpleNamespace
 
 import pyinfra
 import pytest
+from pyinfra.api import Config, Inventory, State
 from pyinfra.api import util as pyinfra_util
+from pyinfra.api.exceptions import ArgumentTypeError
 
 from groundwork import pyinfra_patches
 
@@ -70,7 +72,8 @@ def test_installed_only_over_the_functions_it_was_written_for(monkeypatch):
     pyinfra_patches.uninstall()
     try:
         monkeypatch.setattr(pyinfra_patches, "ORDER_SOURCE_SHA256", "0" * 64)
-        assert pyinfra_patches.install() == {"get_operation_order_from_stack": False, "all_global_arguments": True}
+        assert pyinfra_patches.install() == {
+            "get_operation_order_from_stack": False, "all_global_arguments": True, "pop_global_arguments": True}
         assert pyinfra_operation.get_operation_order_from_stack is pyinfra_patches.ORIGINAL_ORDER
         assert pyinfra_util.get_operation_order_from_stack is pyinfra_patches.ORIGINAL_ORDER
     finally:
@@ -107,3 +110,57 @@ def test_the_upstream_arguments_patch_applies_and_gives_the_same_arguments(tmp_p
     _, patched = _patched_module(tmp_path, monkeypatch, "global-argument-hints-once.patch", "api.arguments")
     assert [name for name, _ in patched.all_global_arguments()] == [
         name for name, _ in pyinfra_patches.ORIGINAL_ARGUMENTS()]
+
+
+def _inventory_host():
+    """A host with data in every place pyinfra looks: override, host, a group, all."""
+    inventory = Inventory(
+        (["web1", ("web2", {"_sudo": True, "_sudo_user": "app", "_env": {"A": "1"}})], {}),
+        web=(["web2"], {"_timeout": 30, "_sudo_user": "ignored", "_get_pty": True}),
+        override_data={},
+    )
+    state = State(inventory, Config(SUDO_PASSWORD="x", SHELL="bash"))
+    host = inventory.get_host("web2")
+    host.data._su_user = "postgres"  # what a deploy sets at run time
+    return state, host
+
+
+def _pops(pop, state, host, kwargs, deploy_kwargs=None):
+    host.current_deploy_kwargs = deploy_kwargs
+    given = dict(kwargs)
+    arguments, found = pop(state, host, given)
+    return arguments, found, given
+
+
+@pytest.mark.parametrize("kwargs, deploy_kwargs", [
+    ({}, None),
+    ({"_sudo": False, "_retries": 2, "path": "/srv/x"}, None),
+    ({"_chdir": "/srv"}, {"_timeout": 5, "_sudo_user": "deployer"}),
+])
+def test_same_global_arguments_popped_as_pyinfra(kwargs, deploy_kwargs):
+    state, host = _inventory_host()
+    ours = _pops(pyinfra_patches.pop_global_arguments, state, host, kwargs, deploy_kwargs)
+    theirs = _pops(pyinfra_patches.ORIGINAL_POP, state, host, kwargs, deploy_kwargs)
+    assert ours == theirs
+    arguments, _, left = ours
+    assert arguments["_su_user"] == "postgres" and arguments["_get_pty"] is True  # override and group data seen
+    assert arguments["_sudo_user"] == (deploy_kwargs or {}).get("_sudo_user", "app")  # host data before group data
+    assert "path" not in kwargs or left == {"path": "/srv/x"}  # only global arguments are popped
+
+
+def test_a_host_default_is_a_copy_and_a_bad_type_is_refused_as_by_pyinfra():
+    state, host = _inventory_host()
+    arguments, _, _ = _pops(pyinfra_patches.pop_global_arguments, state, host, {})
+    arguments["_env"]["B"] = "2"
+    assert host.data._env == {"A": "1"}
+    for pop in (pyinfra_patches.pop_global_arguments, pyinfra_patches.ORIGINAL_POP):
+        with pytest.raises(ArgumentTypeError, match="_retries"):
+            _pops(pop, state, host, {"_retries": "many"})
+
+
+def test_the_upstream_host_data_patch_applies_and_pops_the_same_arguments(tmp_path, monkeypatch):
+    _, patched = _patched_module(tmp_path, monkeypatch, "host-data-merged-once.patch", "api.arguments")
+    state, host = _inventory_host()
+    kwargs = {"_sudo": False, "_retries": 2, "path": "/srv/x"}
+    assert _pops(patched.pop_global_arguments, state, host, kwargs, {"_timeout": 5}) == _pops(
+        pyinfra_patches.ORIGINAL_POP, state, host, kwargs, {"_timeout": 5})
