@@ -415,8 +415,9 @@ def _items(entries: list[dict]) -> list[_Item]:
             fact = cls()
             bound = _bound(fact, args, kwargs)
             if bound is not None:
+                group_of = _COMBINED[combiner][2]
                 try:
-                    group = _COMBINED[combiner][2](fact, bound) if _COMBINED[combiner][2] else None
+                    group = group_of(fact, bound) if group_of else None
                 except Exception:  # arguments the fact cannot take: read alone (and fail there)
                     items += _alone(cls, args, kwargs)
                     continue
