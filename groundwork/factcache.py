@@ -48,7 +48,7 @@ from pyinfra.facts import files as pyinfra_files
 
 from . import redaction
 from .facts.files import FileSummary
-from .facts.systemd import SystemdUnit
+from .facts.systemd import SystemdUnit, units_command
 from .paths import control_cache_dir
 
 logger = logging.getLogger(__name__)
@@ -361,9 +361,8 @@ def _file_summary(reads: list[tuple]) -> str:
 
 
 def _systemd_units(reads: list[tuple]) -> str:
-    """SystemdUnit: one systemctl call prints a block of properties per unit, in the order asked."""
-    units = " ".join(shlex.quote(bound["unit"]) for _, bound in reads)
-    return f"systemctl show --all --property Id --property SubState --property UnitFileState {units}"
+    """SystemdUnit: one command prints a block of properties per unit, in the order asked."""
+    return units_command([bound["unit"] for _, bound in reads])
 
 
 def _blocks_split(lines: list[str], reads: list[tuple]) -> list[list[str]] | None:

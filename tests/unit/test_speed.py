@@ -230,3 +230,55 @@ def test_a_run_is_split_into_its_phases():
                (0.6, "--> Preparing operation files..."), (1.5, "--> Beginning operation run..."),
                (2.5, "--> Starting operation: Base | x"), (2.7, "\x1b[1m--> Results:\x1b[0m")]
     assert phases(stamped, 2.9) == pytest.approx({"start": 0.4, "connect": 0.2, "plan": 0.9, "execute": 1.2, "end": 0.2})
+
+
+# --- SystemdUnit: list-units and list-unit-files, `systemctl show` for the rest -------------------
+
+
+def merged(asked: list[str], listed: list[str], files: list[str], show_status: int = 0) -> tuple[list[dict], int]:
+    """SystemdUnit's awk program run here on canned systemctl output; `systemctl show` stands in
+    as a script printing a block for each unit it is given, an alias reported as its real id."""
+    import subprocess
+
+    show = ("sh -c 'shift; for u; do [ -n \"$n\" ] && echo; n=1; "
+            "[ \"$u\" = sshd.service ] && u=ssh.service; printf \"Id=%s\\nSubState=dead\\nUnitFileState=\\n\" \"$u\"; "
+            f"done; exit {show_status}' show")
+    text = "\n".join([*asked, "::", *listed, "::", *files]) + "\n"
+    proc = subprocess.run(["awk", "-v", f"SHOW={show}", fact_systemd._MERGE], input=text, capture_output=True,
+                          text=True, timeout=30)
+    blocks = [b for b in proc.stdout.split("\n\n") if b.strip()]
+    return [dict(line.split("=", 1) for line in b.strip().split("\n")) for b in blocks], proc.returncode
+
+
+def test_units_both_lists_show_are_answered_from_them_in_the_order_asked():
+    blocks, status = merged(
+        ["nginx.service", "certbot.timer"],
+        ["certbot.timer loaded active waiting Run certbot twice daily",
+         "nginx.service loaded active running A high performance web server"],
+        ["certbot.timer enabled enabled", "nginx.service enabled enabled"])
+    assert status == 0
+    assert blocks == [{"Id": "nginx.service", "SubState": "running", "UnitFileState": "enabled"},
+                      {"Id": "certbot.timer", "SubState": "waiting", "UnitFileState": "enabled"}]
+
+
+def test_every_other_unit_is_read_by_systemctl_show_in_its_place():
+    # an alias (list-units lists no alias), an instance (list-unit-files lists no instance),
+    # a unit loaded from no file: each from `systemctl show`, in the order asked
+    blocks, status = merged(
+        ["sshd.service", "nginx.service", "postgresql@17-main.service", "gone.service"],
+        ["nginx.service loaded active running nginx", "postgresql@17-main.service loaded active running PostgreSQL",
+         "gone.service not-found inactive dead gone.service"],
+        ["nginx.service enabled enabled", "gone.service disabled enabled"])
+    assert status == 0
+    assert [b["Id"] for b in blocks] == ["ssh.service", "nginx.service", "postgresql@17-main.service", "gone.service"]
+    assert blocks[1]["SubState"] == "running" and blocks[0]["SubState"] == blocks[2]["SubState"] == "dead"
+
+
+def test_a_failing_systemctl_show_fails_the_read():
+    _, status = merged(["sshd.service"], [], [], show_status=1)
+    assert status != 0
+
+
+def test_a_name_the_lists_would_take_as_a_pattern_is_read_by_systemctl_show_alone():
+    assert fact_systemd.units_command(["a*.service"]) == f"{fact_systemd.SHOW} -- 'a*.service'"
+    assert "list-units" in fact_systemd.units_command(["dev-disk-by\\x2dlabel-x.device"])
