@@ -107,8 +107,20 @@ def _fact_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+_ENTRIES: dict[tuple, tuple[int, str | None]] = {}  # _key()[:3] -> (redaction.generation() then, _entry_text)
+
+
 def _entry(cls: type, args: tuple, kwargs: dict) -> str | None:
-    """The manifest entry of a read, as canonical JSON; None if it is not plain data or holds a secret."""
+    """The manifest entry of a read, as canonical JSON; None if it is not plain data or holds
+    a secret. Made once per read per run for all hosts, again when a secret was registered since."""
+    key = _key(cls, args, kwargs, ())[:3]
+    known = _ENTRIES.get(key)
+    if known is None or known[0] != redaction.generation():
+        known = _ENTRIES[key] = (redaction.generation(), _entry_text(cls, args, kwargs))
+    return known[1]
+
+
+def _entry_text(cls: type, args: tuple, kwargs: dict) -> str | None:
     try:
         text = json.dumps({"fact": _fact_path(cls), "args": list(args), "kwargs": kwargs}, sort_keys=True)
     except (TypeError, ValueError):
@@ -142,15 +154,30 @@ def _get_fact(self: Host, cls, *args, **kwargs):
     key = _key(cls, args, kwargs, connector)
     reads.used[key] = None
     if key in reads.values:
-        return copy.deepcopy(reads.values[key])
+        return _copy(reads.values[key])
     with reads.reading_now():
         value = _ORIGINAL["get_fact"](self, cls, *args, **kwargs)
     # A failed read may have failed the host; keep nothing of it.
     if self not in self.state.failed_hosts:
-        reads.values[key] = copy.deepcopy(value)
+        reads.values[key] = _copy(value)
         if key not in reads.entries:
             reads.entries[key] = _entry(cls, args, kwargs) if connector == reads.defaults else None
     return value
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), bytes)
+
+
+def _copy(value):
+    """A value kept for later reads, copied so a caller's changes stay its own: deepcopy's,
+    without its cost for the plain strings, numbers, lists and dicts most facts are."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if type(value) is dict:
+        return {k: v if isinstance(v, _IMMUTABLE) else _copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [v if isinstance(v, _IMMUTABLE) else _copy(v) for v in value]
+    return copy.deepcopy(value)
 
 
 def _changing(name: str):
@@ -272,15 +299,22 @@ def _raw(command) -> str | None:
     return None
 
 
+_SIGNATURES: dict[type, inspect.Signature] = {}  # fact class -> its command's, looked up once per run
+
+
 def _bound(fact: FactBase, args: tuple, kwargs: dict) -> dict | None:
+    """The command's arguments by name, defaults filled in (as inspect.getcallargs gives them)."""
     if not callable(fact.command):
         return {}
+    signature = _SIGNATURES.get(type(fact))
+    if signature is None:
+        signature = _SIGNATURES[type(fact)] = inspect.signature(fact.command, follow_wrapped=False)
     try:
-        bound = inspect.getcallargs(fact.command, *args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
     except TypeError:
         return None
-    bound.pop("self", None)
-    return bound
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 def fact_script(cls: type, args: tuple, kwargs: dict) -> tuple[FactBase, str] | None:

@@ -291,3 +291,43 @@ def test_packed_output_reads_as_the_plain_output(path):
     assert (lines[0] == factcache._PACKED) == (path != "/nonexistent")
     assert factcache.unpacked(lines) == as_pyinfra_reads(plain)
     assert len(lines) < 100 or path == "/nonexistent"
+
+
+def test_a_reads_entry_is_checked_again_once_a_secret_is_registered():
+    # the entry of a read is made once for every host of a run, until a secret is registered
+    path = "/nonexistent/groundwork-registered-later-1"
+    assert factcache._entry(FileSummary, (), {"path": path}) is not None
+    redaction.register(["groundwork-registered-later-1"])
+    assert factcache._entry(FileSummary, (), {"path": path}) is None
+
+
+@pytest.mark.parametrize(("cls", "args", "kwargs"), [
+    (FileSummary, ("/etc/motd",), {}),
+    (FileSummary, (), {"path": "/etc/motd"}),
+    (pyinfra_files.FindInFile, ("/etc/motd", "^x"), {}),
+    (pyinfra_files.FindInFile, (), {"path": "/etc/motd", "pattern": "^x", "interpolate_variables": True}),
+    (pyinfra_server.LinuxDistribution, (), {}),
+    (Lines, ("abc",), {}),
+])
+def test_a_reads_arguments_are_bound_as_getcallargs_binds_them(cls, args, kwargs):
+    import inspect
+
+    fact = cls()
+    expected = inspect.getcallargs(fact.command, *args, **kwargs)
+    expected.pop("self", None)
+    assert factcache._bound(fact, args, kwargs) == expected
+
+
+def test_arguments_a_fact_does_not_take_are_not_bound():
+    assert factcache._bound(FileSummary(), (), {"no_such": 1}) is None
+    assert factcache._bound(FileSummary(), ("a", "b"), {}) is None
+
+
+def test_a_kept_value_is_a_copy_the_caller_may_change():
+    value = {"names": ["a", "b"], "nested": {"k": [1, 2]}, "pair": (1, [2]), "n": 3, "s": "x", "none": None}
+    copied = factcache._copy(value)
+    assert copied == value
+    copied["names"].append("c")
+    copied["nested"]["k"].append(3)
+    copied["pair"][1].append(4)
+    assert value == {"names": ["a", "b"], "nested": {"k": [1, 2]}, "pair": (1, [2]), "n": 3, "s": "x", "none": None}

@@ -58,3 +58,16 @@ def test_pyinfra_debug_prints_no_lab_secret():
     output = proc.stdout + proc.stderr
     assert "Adding data to group lab" in output, output[-2000:]  # the record that used to leak
     assert not [s for s in LAB_SECRETS if s in output]
+
+
+def test_a_value_registered_after_a_record_is_masked_in_the_next():
+    # the values are sorted once and again only when one is added
+    assert redaction.mask_text("x groundwork-later-value-7 y") == "x groundwork-later-value-7 y"
+    redaction.register(["groundwork-later-value-7", "groundwork-later-value-7-longer"])
+    assert redaction.mask_text("x groundwork-later-value-7 y") == f"x {redaction.MASK} y"
+    # the longer value first: no half-masked "********-longer"
+    assert redaction.mask_text("groundwork-later-value-7-longer") == redaction.MASK
+
+
+def test_credentials_in_a_url_are_masked():
+    assert redaction.mask_text("redis://app:pw-in-url@cache1:6379/0") == f"redis://app:{redaction.MASK}@cache1:6379/0"
