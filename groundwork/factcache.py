@@ -107,16 +107,17 @@ def _fact_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-_ENTRIES: dict[tuple, tuple[int, str | None]] = {}  # _key()[:3] -> (redaction.generation() then, _entry_text)
+_ENTRIES: dict[tuple, tuple[tuple, str | None]] = {}  # _key()[:3] -> (redaction.registered() then, _entry_text)
 
 
 def _entry(cls: type, args: tuple, kwargs: dict) -> str | None:
     """The manifest entry of a read, as canonical JSON; None if it is not plain data or holds
     a secret. Made once per read per run for all hosts, again when a secret was registered since."""
     key = _key(cls, args, kwargs, ())[:3]
+    secrets_now = redaction.registered()
     known = _ENTRIES.get(key)
-    if known is None or known[0] != redaction.generation():
-        known = _ENTRIES[key] = (redaction.generation(), _entry_text(cls, args, kwargs))
+    if known is None or known[0] is not secrets_now:
+        known = _ENTRIES[key] = (secrets_now, _entry_text(cls, args, kwargs))
     return known[1]
 
 

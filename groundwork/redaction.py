@@ -32,31 +32,20 @@ _secret_values: set[str] = set()
 _installed = False
 
 
-_generation = 0  # counts the register() calls that added a value
-
-
 def register(values: Iterable[str]) -> None:
     """Values to mask wherever they appear (shorter ones would mask ordinary words)."""
-    global _generation
-    before = len(_secret_values)
     _secret_values.update(v for v in values if isinstance(v, str) and len(v) >= 6)
-    if len(_secret_values) != before:
-        _generation += 1
-
-
-def generation() -> int:
-    """Changes whenever a value is registered: text found free of secrets stays so while
-    this is unchanged."""
-    return _generation
 
 
 # (the set sorted, its size then, its values longest first); values are only ever added
 _longest_first: tuple[set, int, tuple[str, ...]] = (_secret_values, 0, ())
 
 
-def _values_longest_first() -> tuple[str, ...]:
+def registered() -> tuple[str, ...]:
     """The registered values, longest first (a value inside a longer one goes after it),
-    sorted again only when the set changed: every log record of a run is masked."""
+    sorted again only when the set changed: every log record of a run is masked. A new
+    tuple whenever they change, so text checked against one is checked again only when
+    `registered()` is no longer that same object."""
     global _longest_first
     if _longest_first[0] is not _secret_values or _longest_first[1] != len(_secret_values):
         _longest_first = (_secret_values, len(_secret_values), tuple(sorted(_secret_values, key=len, reverse=True)))
@@ -68,7 +57,7 @@ def mask_text(text: str) -> str:
         text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}:{MASK}@", text)
     if "SCRAM-SHA-256$" in text:
         text = _SCRAM.sub(MASK, text)
-    for value in _values_longest_first():
+    for value in registered():
         if value in text:
             text = text.replace(value, MASK)
     return text

@@ -47,7 +47,8 @@ def units_command(units: list[str]) -> str:
     a block per unit in the order asked, blank lines between.
 
     `systemctl show` fetches every property of every unit from systemd; list-units and
-    list-unit-files give the same two for a loaded unit at under half the cost. The
+    list-unit-files give the same for a loaded unit for less (the no-op's 18 units: 56 ms
+    of CPU on the host instead of 72 ms, `show` still reading the one instance). The
     enabled state then comes from the unit files as they are on disk (as `systemctl
     is-enabled` reads it), where show can answer what systemd saw at its last reload."""
     names = " ".join(shlex.quote(unit) for unit in units)

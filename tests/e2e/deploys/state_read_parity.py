@@ -2,6 +2,8 @@
 batched state read and alone, as pyinfra reads it. Fails naming every read whose two
 values differ (tests/e2e/test_full_converge.py). Changes nothing on the host."""
 
+import shlex
+
 from pyinfra import host
 from pyinfra.api import StringCommand
 from pyinfra.api.exceptions import PyinfraError
@@ -43,7 +45,7 @@ def unit_blocks(command: str) -> list[dict]:
     return [dict(line.split("=", 1) for line in block) for block in blocks]
 
 
-ours, shown = unit_blocks(systemd.units_command(units)), unit_blocks(f"{systemd.SHOW} -- " + " ".join(f"'{u}'" for u in units))
+ours, shown = unit_blocks(systemd.units_command(units)), unit_blocks(f"{systemd.SHOW} -- " + " ".join(map(shlex.quote, units)))
 if len(ours) != len(units) or ours != shown:
     differ.append(f"SystemdUnit of {units}: {ours} != systemctl show's {shown}")
 if differ:
